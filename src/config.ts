@@ -1,0 +1,203 @@
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting Clipdock reads. Parsed once at start-up by `loadConfig`, then passed in:
+ * nothing below `src/main.ts` reads `process.env`.
+ */
+const GiB = 1024 ** 3;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number) => z.coerce.number().int().min(min);
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter(Boolean),
+);
+
+export const DEFAULT_VIDEO_EXTENSIONS = [
+  'mp4',
+  'mov',
+  'm4v',
+  'webm',
+  'mkv',
+  'avi',
+  'mts',
+  'm2ts',
+  'ts',
+  '3gp',
+  '3g2',
+  'mpg',
+  'mpeg',
+  'wmv',
+  'flv',
+  'ogv',
+  'mxf',
+];
+
+const schema = z.object({
+  PORT: int(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: z.url().optional(),
+  CLIPDOCK_DATA_DIR: z.string().min(1).default('./.clipdock'),
+  CLIPDOCK_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_SIZE: int(2).default(10),
+  STORAGE_DRIVER: z.enum(['fs', 's3']).default('fs'),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ENDPOINT: z.url().optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  MAX_FILES_PER_SESSION: int(1).default(20),
+  MAX_FILE_BYTES: int(1).default(10 * GiB),
+  ACCEPTED_VIDEO_EXTENSIONS: list.default(DEFAULT_VIDEO_EXTENSIONS),
+  CREDITS_PER_VIDEO: int(0).default(10),
+  STARTING_CREDITS: int(0).default(1000),
+  STORAGE_QUOTA_BYTES: int(1).default(100 * GiB),
+  UPLOAD_EXPIRY_HOURS: int(1).default(24),
+  WORKER_CONCURRENCY: int(1).default(Math.max(1, Math.min(4, availableParallelism()))),
+  FFMPEG_THREADS: int(0).default(Math.max(1, availableParallelism())),
+  FFMPEG_PATH: z.string().min(1).optional(),
+  FFPROBE_PATH: z.string().min(1).optional(),
+  PROCESSING_MAX_ATTEMPTS: int(1).default(5),
+  PROCESSING_STEP_TIMEOUT_SECONDS: int(1).default(3600),
+  MAX_DURATION_SECONDS: int(1).default(6 * 3600),
+  MAX_DIMENSION: int(16).default(8192),
+  ASSEMBLYAI_API_KEY: z.string().min(1).optional(),
+  ASSEMBLYAI_BASE_URL: z.url().default('https://api.assemblyai.com'),
+  SIGNING_SECRET: z.string().min(16).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Checks across variables; run on the raw values so they are reported beside the per-variable ones. */
+function crossChecks(env: Record<string, string>): string[] {
+  const problems: string[] = [];
+  if (env.STORAGE_DRIVER === 's3') {
+    for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
+      if (!env[key]) problems.push(`  - ${key}: is required when STORAGE_DRIVER=s3`);
+    }
+  }
+  return problems;
+}
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string | undefined;
+  dataDir: string;
+  role: 'all' | 'api' | 'worker';
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  storage:
+    | { driver: 'fs'; root: string }
+    | {
+        driver: 's3';
+        bucket: string;
+        region: string;
+        endpoint: string | undefined;
+        accessKeyId: string;
+        secretAccessKey: string;
+        forcePathStyle: boolean;
+      };
+  /** Where tus keeps partial uploads when storage is on local disk. */
+  uploadsDir: string;
+  limits: {
+    maxFilesPerSession: number;
+    maxFileBytes: number;
+    acceptedExtensions: string[];
+    creditsPerVideo: number;
+    startingCredits: number;
+    storageQuotaBytes: number;
+    uploadExpiryHours: number;
+    maxDurationSeconds: number;
+    maxDimension: number;
+  };
+  worker: {
+    concurrency: number;
+    ffmpegThreads: number;
+    maxAttempts: number;
+    stepTimeoutSeconds: number;
+  };
+  media: { ffmpegPath: string | undefined; ffprobePath: string | undefined };
+  transcription: { assemblyAiApiKey: string | undefined; assemblyAiBaseUrl: string };
+  signingSecret: string | undefined;
+  logLevel: RawConfig['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws one ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "unset", as in most twelve-factor apps.
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
+  const parsed = schema.safeParse(cleaned);
+  const lines = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(env)'}: ${i.message}`)),
+    ...crossChecks(cleaned),
+  ];
+  if (!parsed.success || lines.length > 0) {
+    throw new ConfigError(`Invalid configuration (${lines.length} problem(s)):\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(c.CLIPDOCK_DATA_DIR);
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    publicUrl: c.PUBLIC_URL,
+    dataDir,
+    role: c.CLIPDOCK_ROLE,
+    databaseUrl: c.DATABASE_URL,
+    databasePoolSize: c.DATABASE_POOL_SIZE,
+    storage:
+      c.STORAGE_DRIVER === 's3'
+        ? {
+            driver: 's3',
+            bucket: c.S3_BUCKET!,
+            region: c.S3_REGION,
+            endpoint: c.S3_ENDPOINT,
+            accessKeyId: c.S3_ACCESS_KEY_ID!,
+            secretAccessKey: c.S3_SECRET_ACCESS_KEY!,
+            forcePathStyle: c.S3_FORCE_PATH_STYLE,
+          }
+        : { driver: 'fs', root: path.join(dataDir, 'storage') },
+    uploadsDir: path.join(dataDir, 'uploads'),
+    limits: {
+      maxFilesPerSession: c.MAX_FILES_PER_SESSION,
+      maxFileBytes: c.MAX_FILE_BYTES,
+      acceptedExtensions: c.ACCEPTED_VIDEO_EXTENSIONS,
+      creditsPerVideo: c.CREDITS_PER_VIDEO,
+      startingCredits: c.STARTING_CREDITS,
+      storageQuotaBytes: c.STORAGE_QUOTA_BYTES,
+      uploadExpiryHours: c.UPLOAD_EXPIRY_HOURS,
+      maxDurationSeconds: c.MAX_DURATION_SECONDS,
+      maxDimension: c.MAX_DIMENSION,
+    },
+    worker: {
+      concurrency: c.WORKER_CONCURRENCY,
+      ffmpegThreads: c.FFMPEG_THREADS,
+      maxAttempts: c.PROCESSING_MAX_ATTEMPTS,
+      stepTimeoutSeconds: c.PROCESSING_STEP_TIMEOUT_SECONDS,
+    },
+    media: { ffmpegPath: c.FFMPEG_PATH, ffprobePath: c.FFPROBE_PATH },
+    transcription: { assemblyAiApiKey: c.ASSEMBLYAI_API_KEY, assemblyAiBaseUrl: c.ASSEMBLYAI_BASE_URL },
+    signingSecret: c.SIGNING_SECRET,
+    logLevel: c.LOG_LEVEL,
+  };
+}

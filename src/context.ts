@@ -1,0 +1,17 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from './config.ts';
+import type { Db } from './db/database.ts';
+import type { ObjectStore } from './storage/object-store.ts';
+
+/**
+ * What the services need from the outside world, built once in `src/main.ts` (or a test) and
+ * passed down. No module reaches for globals or `process.env`.
+ */
+export interface AppContext {
+  config: Config;
+  db: Db;
+  /** Connection string of the same database, for dedicated connections (LISTEN, locks, graphile-worker). */
+  databaseUrl: string;
+  store: ObjectStore;
+  log: FastifyBaseLogger;
+}

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely/migration';
+import * as m001 from './001_initial.ts';
+
+/** Every migration, in order. Add new ones here as `NNN_name`. */
+export const migrations: Record<string, Migration> = {
+  '001_initial': m001,
+};

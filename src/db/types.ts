@@ -1,0 +1,186 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Kysely's view of the schema in `migrations/`. Keep the two in step. */
+
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** bigint columns come back from pg as strings; we parse them where read. */
+type BigIntCol = ColumnType<string, number | bigint | string, number | bigint | string>;
+type Json<T> = ColumnType<T, T | string | undefined, T | string>;
+
+export const VIDEO_STATUSES = [
+  'pending_upload',
+  'uploading',
+  'uploaded',
+  'processing',
+  'ready',
+  'failed',
+  'canceled',
+  'upload_expired',
+] as const;
+export type VideoStatus = (typeof VIDEO_STATUSES)[number];
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  password_hash: string;
+  created_at: Generated<Date>;
+}
+
+export interface ApiTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  token_hash: string;
+  created_at: Generated<Date>;
+  last_used_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+}
+
+export interface ProjectsTable {
+  id: Generated<string>;
+  user_id: string;
+  name: string;
+  is_default: Generated<boolean>;
+  created_at: Generated<Date>;
+}
+
+export interface UploadSessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  project_id: string;
+  file_count: number;
+  total_bytes: BigIntCol;
+  uploaded_count: Generated<number>;
+  failed_count: Generated<number>;
+  uploaded_bytes: Generated<BigIntCol>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  completed_at: NullableTimestamp;
+}
+
+export interface VideosTable {
+  id: Generated<string>;
+  user_id: string;
+  project_id: string;
+  session_id: string | null;
+  name: string;
+  status: Generated<VideoStatus>;
+  declared_size: BigIntCol;
+  received_bytes: Generated<BigIntCol>;
+  declared_type: string | null;
+  mime_type: string | null;
+  upload_id: string | null;
+  storage_key: string | null;
+  upload_progress: Generated<number>;
+  upload_started_at: NullableTimestamp;
+  upload_completed_at: NullableTimestamp;
+  retry_count: Generated<number>;
+  error_code: string | null;
+  error_message: string | null;
+  checksum_sha256: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface VideoAnalysisTable {
+  id: Generated<string>;
+  video_id: string;
+  processing_step: string | null;
+  step_progress: Generated<number>;
+  overall_progress: Generated<number>;
+  last_progress_update: NullableTimestamp;
+  checkpoint: Json<Record<string, unknown>>;
+  attempts: Generated<number>;
+  retry_after: NullableTimestamp;
+  error_code: string | null;
+  error_message: string | null;
+  metadata: Json<Record<string, unknown> | null>;
+  results: Json<Record<string, unknown>>;
+  outputs: Json<Record<string, unknown>>;
+  started_at: NullableTimestamp;
+  completed_at: NullableTimestamp;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface CreditAccountsTable {
+  user_id: string;
+  balance: number;
+  reserved: Generated<number>;
+  updated_at: Generated<Date>;
+}
+
+export type ReservationState = 'reserved' | 'captured' | 'released';
+
+export interface CreditReservationsTable {
+  id: Generated<string>;
+  user_id: string;
+  video_id: string | null;
+  amount: number;
+  state: Generated<ReservationState>;
+  created_at: Generated<Date>;
+  settled_at: NullableTimestamp;
+}
+
+export interface CreditEntriesTable {
+  id: Generated<string>;
+  user_id: string;
+  reservation_id: string | null;
+  kind: 'grant' | 'reserve' | 'capture' | 'release';
+  amount: number;
+  idempotency_key: string;
+  created_at: Generated<Date>;
+}
+
+export interface CleanupJobsTable {
+  id: Generated<string>;
+  kind: 'delete_object' | 'delete_prefix' | 'delete_upload';
+  target: string;
+  reason: string;
+  attempts: Generated<number>;
+  last_error: string | null;
+  done_at: NullableTimestamp;
+  created_at: Generated<Date>;
+}
+
+export interface UploadMetricsTable {
+  id: Generated<string>;
+  video_id: string | null;
+  user_id: string;
+  size_bytes: BigIntCol;
+  duration_ms: number;
+  bytes_per_second: number;
+  resumes: Generated<number>;
+  error_type: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface TimelineItemsTable {
+  id: Generated<string>;
+  project_id: string;
+  user_id: string;
+  video_id: string;
+  position: number;
+  in_seconds: Generated<number>;
+  out_seconds: number | null;
+  created_at: Generated<Date>;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  projects: ProjectsTable;
+  upload_sessions: UploadSessionsTable;
+  videos: VideosTable;
+  video_analysis: VideoAnalysisTable;
+  credit_accounts: CreditAccountsTable;
+  credit_reservations: CreditReservationsTable;
+  credit_entries: CreditEntriesTable;
+  cleanup_jobs: CleanupJobsTable;
+  upload_metrics: UploadMetricsTable;
+  timeline_items: TimelineItemsTable;
+}
+
+export type VideoRow = Selectable<VideosTable>;
+export type NewVideo = Insertable<VideosTable>;
+export type VideoUpdate = Updateable<VideosTable>;
+export type AnalysisRow = Selectable<VideoAnalysisTable>;

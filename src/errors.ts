@@ -1,0 +1,55 @@
+/**
+ * The one error model. Every failure a caller can see has a code from this catalogue, an HTTP
+ * status, and a message a person can act on. `src/http/error-handler.ts` renders it.
+ */
+export const ERRORS = {
+  BAD_REQUEST: [400, 'The request is not valid.'],
+  VALIDATION_FAILED: [400, 'Some fields are missing or invalid.'],
+  UNAUTHENTICATED: [401, 'Sign in first: send "Authorization: Bearer <token>".'],
+  INVALID_CREDENTIALS: [401, 'The email or password is wrong.'],
+  FORBIDDEN: [403, 'You may not do this.'],
+  NOT_FOUND: [404, 'Nothing is here.'],
+  VIDEO_NOT_FOUND: [404, 'No such video in your library.'],
+  PROJECT_NOT_FOUND: [404, 'No such project in your account.'],
+  SESSION_NOT_FOUND: [404, 'No such upload session in your account.'],
+  UPLOAD_NOT_FOUND: [404, 'No such upload. Create it again from its upload session.'],
+  EMAIL_TAKEN: [409, 'An account with this email exists already. Sign in instead.'],
+  VIDEO_NOT_AWAITING_UPLOAD: [409, 'This video is not waiting for an upload.'],
+  VIDEO_NOT_RETRYABLE: [409, 'Only a failed or canceled video can be retried.'],
+  VIDEO_NOT_READY: [409, 'This video is not ready yet.'],
+  UPLOAD_LENGTH_MISMATCH: [400, 'The upload length differs from the size declared in the upload session.'],
+  UPLOAD_METADATA_MISSING: [400, 'Send the upload metadata returned by POST /api/upload-sessions.'],
+  UPLOAD_LOCKED: [423, 'Another request is writing to this upload. Try again in a moment.'],
+  TOO_MANY_FILES: [400, 'Too many files in one upload session.'],
+  FILE_TOO_LARGE: [413, 'A file is larger than the per-file limit.'],
+  FILE_EMPTY: [400, 'A file is empty (0 bytes). Pick the video file itself.'],
+  UNSUPPORTED_FILE_TYPE: [
+    415,
+    'This file type is not accepted. Upload a video (MP4, MOV, WebM, MKV, AVI, ...).',
+  ],
+  NOT_A_VIDEO: [415, 'The file content is not a video container, whatever its name says.'],
+  INSUFFICIENT_CREDITS: [402, 'Not enough credits for these videos.'],
+  STORAGE_QUOTA_EXCEEDED: [413, 'Not enough storage quota left for these files.'],
+  RANGE_NOT_SATISFIABLE: [416, 'The requested byte range is outside the file.'],
+  DATABASE_UNAVAILABLE: [503, 'The database is not answering. Try again shortly.'],
+  STORAGE_UNAVAILABLE: [503, 'The storage backend is not answering. Try again shortly.'],
+  INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERRORS[code][1]);
+    this.code = code;
+    this.status = ERRORS[code][0];
+    this.details = details;
+  }
+}
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;

@@ -1,0 +1,77 @@
+import swagger from '@fastify/swagger';
+import Fastify, { LogController } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { AppContext } from '../context.ts';
+import { requireUser } from './auth.ts';
+import { installErrorHandler } from './error-handler.ts';
+import type { App, RouteModule } from './route-module.ts';
+import { accountRoutes, healthRoutes } from './routes/account.ts';
+import { authRoutes } from './routes/auth.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without a token. */
+    public?: boolean;
+  }
+}
+
+/** Every area's routes. Each file registers the routes of one area. */
+const routeModules: RouteModule[] = [healthRoutes, authRoutes, accountRoutes];
+
+export interface HttpServer {
+  app: App;
+  /** Stops accepting requests and closes open connections (WebSockets included). */
+  close(): Promise<void>;
+}
+
+export async function buildHttpServer(ctx: AppContext, extra: RouteModule[] = []): Promise<HttpServer> {
+  const app = Fastify({
+    loggerInstance: ctx.log,
+    // Uploads come through tus in chunks; JSON bodies stay small.
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Clipdock API',
+        version: '0.1.0',
+        description: 'Resumable video uploads, processing and live status.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const auth = requireUser(ctx.db);
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.routeOptions.config?.public || !req.url.startsWith('/api/')) return;
+    if (req.routeOptions.url === undefined) return; // 404s render without auth
+    await auth(req, reply);
+  });
+
+  for (const mod of [...routeModules, ...extra]) await mod(app, ctx);
+
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
+
+  return {
+    app,
+    async close() {
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
+
+/** The one place errors become HTTP replies: `{"error":{"code","message"}}`. Never a bare 500 for bad input. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
+    if (err instanceof AppError) {
+      return reply.status(err.status).send({
+        error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+      });
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const issues = err.validation.map((v) => {
+        const where = (v.instancePath || '').replace(/^\//, '').replaceAll('/', '.') || err.validationContext;
+        return `${where}: ${v.message}`;
+      });
+      return reply.status(400).send({
+        error: {
+          code: 'VALIDATION_FAILED',
+          message: `Invalid request: ${issues.join('; ')}`,
+          details: { issues },
+        },
+      });
+    }
+    const fe = err as FastifyError;
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      const code: ErrorCode =
+        fe.statusCode === 404 ? 'NOT_FOUND' : fe.statusCode === 413 ? 'FILE_TOO_LARGE' : 'BAD_REQUEST';
+      const message =
+        fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+          ? 'The body is not valid JSON. Send a JSON object with Content-Type: application/json.'
+          : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+            ? 'Unsupported Content-Type. Send JSON with Content-Type: application/json.'
+            : fe.message;
+      return reply.status(fe.statusCode).send({ error: { code, message } });
+    }
+    if (isDatabaseDown(err)) {
+      req.log.warn({ err }, 'database unavailable');
+      return reply
+        .status(503)
+        .send({ error: { code: 'DATABASE_UNAVAILABLE', message: ERRORS.DATABASE_UNAVAILABLE[1] } });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: ERRORS.INTERNAL[1] } });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({
+      error: {
+        code: 'NOT_FOUND',
+        message: `No route ${req.method} ${req.url.split('?')[0]}. See /api/docs.`,
+      },
+    });
+  });
+}
+
+function isDatabaseDown(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return (
+    code === 'ECONNREFUSED' || code === '57P01' || code === '57P03' || code === '08006' || code === '08001'
+  );
+}

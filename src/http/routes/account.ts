@@ -1,0 +1,38 @@
+import { getBalance } from '../../credits/ledger.ts';
+import { isDatabaseUp } from '../../db/database.ts';
+import { storageUsedBytes } from '../../uploads/quota.ts';
+import { userOf } from '../auth.ts';
+import type { RouteModule } from '../route-module.ts';
+
+export const healthRoutes: RouteModule = (app, ctx) => {
+  app.get('/api/health', { schema: { tags: ['system'] }, config: { public: true } }, async (_req, reply) => {
+    if (await isDatabaseUp(ctx.db)) return { status: 'ok' };
+    return reply.status(503).send({
+      status: 'unavailable',
+      error: { code: 'DATABASE_UNAVAILABLE', message: 'The database is not answering.' },
+    });
+  });
+};
+
+export const accountRoutes: RouteModule = (app, ctx) => {
+  app.get('/api/me', { schema: { tags: ['account'] } }, async (req) => {
+    const user = userOf(req);
+    const [credits, usedBytes] = await Promise.all([
+      getBalance(ctx.db, user.id),
+      storageUsedBytes(ctx.db, user.id),
+    ]);
+    return { user, credits, storage: { usedBytes, quotaBytes: ctx.config.limits.storageQuotaBytes } };
+  });
+
+  app.get('/api/projects', { schema: { tags: ['account'] } }, async (req) => {
+    const user = userOf(req);
+    const projects = await ctx.db
+      .selectFrom('projects')
+      .select(['id', 'name', 'is_default as isDefault', 'created_at as createdAt'])
+      .where('user_id', '=', user.id)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return { projects };
+  });
+};

@@ -1,0 +1,58 @@
+import { Logger, type Runner, run, type Task, type TaskList } from 'graphile-worker';
+import pg from 'pg';
+import type { AppContext } from '../context.ts';
+import type { JobName, JobPayloads } from './queue.ts';
+
+/** A task with its payload typed from `JobPayloads`. */
+export type TypedTask<N extends JobName> = (
+  payload: JobPayloads[N],
+  helpers: Parameters<Task>[1],
+) => Promise<void>;
+export type Tasks = { [N in JobName]?: TypedTask<N> };
+
+export interface WorkerHandle {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs graphile-worker in this process: jobs are picked up through LISTEN/NOTIFY (no polling
+ * delay), retried with backoff, and the crontab schedules the housekeeping jobs.
+ */
+export async function startWorker(
+  ctx: AppContext,
+  tasks: Tasks,
+  opts: { crontab?: string; concurrency?: number } = {},
+): Promise<WorkerHandle> {
+  const log = ctx.log.child({ component: 'worker' });
+  const logger = new Logger(() => (level, message, meta) => {
+    const fn =
+      level === 'error'
+        ? log.error
+        : level === 'warning'
+          ? log.warn
+          : level === 'info'
+            ? log.info
+            : log.debug;
+    fn.call(log, meta ?? {}, message);
+  });
+  const concurrency = opts.concurrency ?? ctx.config.worker.concurrency;
+  // Our pool, so that its lifetime (and its error handling) is ours: ended after the runner stops.
+  const pgPool = new pg.Pool({ connectionString: ctx.databaseUrl, max: concurrency + 4 });
+  pgPool.on('error', (err) => log.warn({ err }, 'worker pool connection error'));
+  pgPool.on('connect', (client) => client.on('error', (err) => log.warn({ err }, 'worker connection error')));
+  const runner: Runner = await run({
+    pgPool,
+    concurrency,
+    taskList: tasks as TaskList,
+    crontab: opts.crontab ?? '',
+    noHandleSignals: true,
+    logger,
+    pollInterval: 2000,
+  });
+  return {
+    async stop() {
+      await runner.stop();
+      await pgPool.end();
+    },
+  };
+}

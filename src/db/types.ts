@@ -73,6 +73,8 @@ export interface VideosTable {
   upload_progress: Generated<number>;
   upload_started_at: NullableTimestamp;
   upload_completed_at: NullableTimestamp;
+  /** tus HEADs while uploading: the client came back after an interruption. */
+  upload_resumes: Generated<number>;
   retry_count: Generated<number>;
   error_code: string | null;
   error_message: string | null;

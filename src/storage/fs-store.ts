@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -80,7 +80,9 @@ export class FsObjectStore implements ObjectStore {
       if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new StorageNotFoundError(key);
       throw err;
     });
-    return createReadStream('', { fd: handle.fd, start: range?.start, end: range?.end, autoClose: true });
+    // The stream must own the FileHandle itself: passing only its numeric fd leaves the handle to
+    // be garbage-collected, which closes the fd under the stream (EBADF).
+    return handle.createReadStream({ start: range?.start, end: range?.end, autoClose: true });
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -1,0 +1,399 @@
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import {
+  type _Object,
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Config } from '../config.ts';
+import {
+  assertValidKey,
+  type ByteRange,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  StorageNotFoundError,
+} from './object-store.ts';
+
+export type S3StoreConfig = Extract<Config['storage'], { driver: 's3' }>;
+
+/**
+ * Streamed bodies go up in parts of this size (S3's minimum), through ONE reused buffer: a part is
+ * uploaded, then the buffer is refilled, so a multi-gigabyte body costs 5 MiB of memory per put.
+ * Reading the next part from a local stream takes milliseconds against the upload's round trip,
+ * so overlapping them would buy little and double the memory.
+ * (lib-storage's Upload is not used: its chunker keeps each concatenated part alive through the
+ * slice of its remainder, about three parts per upload even at queue size 1.)
+ */
+const PART_SIZE = 5 * 1024 * 1024;
+/** S3's limit per DeleteObjects request. */
+const DELETE_BATCH = 1000;
+const DEFAULT_URL_SECONDS = 3600;
+
+/**
+ * Objects in an S3-compatible bucket (AWS, MinIO, R2, Ceph, s3rver in tests).
+ * Every write is atomic by S3's own semantics: a PUT or a completed multipart upload becomes
+ * visible whole, or not at all.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly driver = 's3' as const;
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** Flips to false the first time the server rejects DeleteObjects; single deletes from then on. */
+  batchDeleteSupported = true;
+  /** Flips to false the first time a ListObjectsV2 page fails on the server's side; V1 from then on. */
+  listV2Supported = true;
+  private readonly pageSize: number;
+  private readonly deleteBatch: number;
+
+  /** `tuning` exists for tests, to cross page and batch boundaries with a few keys. */
+  constructor(cfg: S3StoreConfig, tuning: { pageSize?: number; deleteBatch?: number } = {}) {
+    this.bucket = cfg.bucket;
+    this.pageSize = tuning.pageSize ?? 1000;
+    this.deleteBatch = tuning.deleteBatch ?? DELETE_BATCH;
+    this.client = new S3Client({
+      region: cfg.region,
+      endpoint: cfg.endpoint,
+      forcePathStyle: cfg.forcePathStyle,
+      credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+      // The SDK's default CRC32 trailers (aws-chunked bodies) are not understood by many
+      // S3-compatible servers; checksums are sent only where the API requires them.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  async put(key: string, body: Readable | Buffer, opts?: PutOptions): Promise<ObjectInfo> {
+    assertValidKey(key);
+    if (Buffer.isBuffer(body)) await this.putBuffer(key, body, opts?.contentType);
+    else await this.putStream(key, body, opts?.contentType);
+    return this.headOrThrow(key);
+  }
+
+  async putFile(key: string, filePath: string, opts?: PutOptions): Promise<ObjectInfo> {
+    assertValidKey(key);
+    return this.put(key, createReadStream(filePath, { highWaterMark: 1024 * 1024 }), opts);
+  }
+
+  private async putBuffer(key: string, body: Buffer, contentType: string | undefined): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentLength: body.length,
+        ContentType: contentType,
+      }),
+    );
+  }
+
+  /**
+   * A body that fits in one part is sent with one PUT; a longer one as a multipart upload. On
+   * failure the multipart upload is aborted, so no orphaned parts are kept (and billed); nothing
+   * becomes visible under `key` until Complete succeeds.
+   */
+  private async putStream(key: string, body: Readable, contentType: string | undefined): Promise<void> {
+    // Invariant: `part` is only refilled after the UploadPart that sent it has resolved, i.e.
+    // after the server has received every byte (SDK retries happen inside that send).
+    const part = Buffer.allocUnsafe(PART_SIZE);
+    let filled = 0;
+    let uploadId: string | undefined;
+    const parts: CompletedPart[] = [];
+    const sendPart = async (data: Buffer): Promise<void> => {
+      if (!uploadId) {
+        const created = await this.client.send(
+          new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType }),
+        );
+        uploadId = created.UploadId;
+      }
+      const PartNumber = parts.length + 1;
+      const res = await this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber,
+          Body: data,
+          ContentLength: data.length,
+        }),
+      );
+      parts.push({ PartNumber, ETag: res.ETag });
+    };
+    try {
+      for await (const raw of body) {
+        const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
+        for (let off = 0; off < chunk.length; ) {
+          const n = Math.min(chunk.length - off, PART_SIZE - filled);
+          chunk.copy(part, filled, off, off + n);
+          filled += n;
+          off += n;
+          if (filled === PART_SIZE) {
+            await sendPart(part);
+            filled = 0;
+          }
+        }
+      }
+      if (parts.length === 0) {
+        await this.putBuffer(key, part.subarray(0, filled), contentType);
+        return;
+      }
+      if (filled > 0) await sendPart(part.subarray(0, filled));
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    } catch (err) {
+      body.destroy();
+      if (uploadId) {
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
+          .catch(() => {});
+      }
+      throw err;
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    assertValidKey(key);
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+      );
+      if (!res.Body) throw new StorageNotFoundError(key);
+      const body =
+        res.Body instanceof Readable
+          ? res.Body
+          : Readable.fromWeb(res.Body.transformToWebStream() as WebReadableStream);
+      return range ? exactRange(body, range, res.ContentRange) : body;
+    } catch (err) {
+      throw mapNotFound(err, key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    assertValidKey(key);
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return {
+        key,
+        size: res.ContentLength ?? 0,
+        contentType: normalizeContentType(res.ContentType),
+        lastModified: res.LastModified ?? new Date(0),
+      };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      // S3 answers 204 for an absent key; some compatible servers answer 404.
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    const keys = (await this.list(prefix)).map((o) => o.key);
+    for (let i = 0; i < keys.length; i += this.deleteBatch) {
+      const batch = keys.slice(i, i + this.deleteBatch);
+      if (this.batchDeleteSupported) {
+        try {
+          const res = await this.client.send(
+            new DeleteObjectsCommand({
+              Bucket: this.bucket,
+              Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+            }),
+          );
+          const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+          if (failed.length > 0) {
+            throw new Error(
+              `S3 refused to delete ${failed.length} object(s) under "${prefix}": ${failed[0]?.Code} ${failed[0]?.Message}`,
+            );
+          }
+          continue;
+        } catch (err) {
+          if (!isUnsupported(err)) throw err;
+          this.batchDeleteSupported = false;
+        }
+      }
+      for (const key of batch) await this.delete(key);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.listPage(prefix, token, after);
+      for (const o of page.objects) {
+        if (!o.Key) continue;
+        out.push({
+          key: o.Key,
+          size: o.Size ?? 0,
+          // Listings carry no content types; callers needing one use head().
+          contentType: undefined,
+          lastModified: o.LastModified ?? new Date(0),
+        });
+      }
+      if (!page.truncated) break;
+      token = page.nextToken;
+      after = out.at(-1)?.key;
+    }
+    // S3 lists in UTF-8 binary order already; sorting keeps the contract on servers that don't.
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /**
+   * One page of a listing: ListObjectsV2 with its continuation token, or, once a server has
+   * failed a V2 listing, ListObjects (V1) continuing after the last key seen. s3rver is such a
+   * server: it encrypts V2 continuation tokens with DES, which OpenSSL 3 no longer offers, so
+   * every truncated V2 listing fails there with a 500. Both forms list the same keys in order.
+   */
+  private async listPage(
+    prefix: string,
+    token: string | undefined,
+    after: string | undefined,
+  ): Promise<{ objects: _Object[]; truncated: boolean; nextToken: string | undefined }> {
+    if (this.listV2Supported) {
+      try {
+        const res = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+            StartAfter: token ? undefined : after,
+            MaxKeys: this.pageSize,
+          }),
+        );
+        return {
+          objects: res.Contents ?? [],
+          truncated: !!res.IsTruncated,
+          nextToken: res.NextContinuationToken,
+        };
+      } catch (err) {
+        if (!isUnsupported(err) && !isServerFault(err)) throw err;
+        this.listV2Supported = false;
+      }
+    }
+    const res = await this.client.send(
+      new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: after, MaxKeys: this.pageSize }),
+    );
+    return { objects: res.Contents ?? [], truncated: !!res.IsTruncated, nextToken: undefined };
+  }
+
+  /** ffprobe/ffmpeg read the object over HTTP through a presigned GET (they issue Range requests). */
+  async localPathOrUrl(key: string, expiresInSeconds = DEFAULT_URL_SECONDS): Promise<string> {
+    if (!(await this.head(key))) throw new StorageNotFoundError(key);
+    return this.presignGet(key, expiresInSeconds);
+  }
+
+  async signedUrl(key: string, expiresInSeconds: number): Promise<string | undefined> {
+    assertValidKey(key);
+    return this.presignGet(key, expiresInSeconds);
+  }
+
+  private presignGet(key: string, expiresIn: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+      expiresIn,
+    });
+  }
+
+  private async headOrThrow(key: string): Promise<ObjectInfo> {
+    const info = await this.head(key);
+    if (!info) throw new Error(`S3 accepted "${key}" but HEAD cannot see it`);
+    return info;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  if (err instanceof StorageNotFoundError) return true;
+  if (!(err instanceof S3ServiceException)) return false;
+  return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404;
+}
+
+function isUnsupported(err: unknown): boolean {
+  if (!(err instanceof S3ServiceException)) return false;
+  const status = err.$metadata?.httpStatusCode;
+  return err.name === 'NotImplemented' || err.name === 'MethodNotAllowed' || status === 501 || status === 405;
+}
+
+function isServerFault(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.$metadata?.httpStatusCode ?? 0) >= 500;
+}
+
+function mapNotFound(err: unknown, key: string): unknown {
+  return isNotFound(err) ? new StorageNotFoundError(key) : err;
+}
+
+/**
+ * The SDK sends application/octet-stream when no type is given, and servers default to
+ * binary/octet-stream: both mean "no particular type", reported as undefined like the fs store.
+ */
+function normalizeContentType(type: string | undefined): string | undefined {
+  return type === undefined || type === 'binary/octet-stream' || type === 'application/octet-stream'
+    ? undefined
+    : type;
+}
+
+/**
+ * Some S3-compatible servers answer a range with more than was asked (s3rver reads "bytes=0-0"
+ * as "from 0 to the end"; others ignore Range and send 200 with everything). The answer's
+ * Content-Range says where its bytes start; skip to the requested start and stop after the
+ * requested length, so callers always get exactly the range. On a conforming server this is a
+ * pass-through that counts bytes.
+ */
+function exactRange(body: Readable, range: ByteRange, contentRange: string | undefined): Readable {
+  const servedStart = Number(/^bytes (\d+)-/.exec(contentRange ?? '')?.[1] ?? 0);
+  let skip = Math.max(0, range.start - servedStart);
+  let left = range.end - range.start + 1;
+  const out = new PassThrough();
+  body.on('error', (err) => out.destroy(err));
+  out.on('close', () => body.destroy());
+  (async () => {
+    for await (const chunk of body) {
+      let buf = chunk as Buffer;
+      if (skip > 0) {
+        const n = Math.min(skip, buf.length);
+        skip -= n;
+        buf = buf.subarray(n);
+      }
+      const excess = buf.length > left;
+      if (excess) buf = buf.subarray(0, left);
+      left -= buf.length;
+      if (buf.length > 0 && !out.write(buf)) await once(out, 'drain');
+      // Only cut the answer short when it overran; a conforming answer is read to its end so
+      // its keep-alive connection can be reused.
+      if (excess) break;
+    }
+    out.end();
+  })().catch((err: unknown) => out.destroy(err as Error));
+  return out;
+}

@@ -1,0 +1,169 @@
+/** Typed access to the Clipdock HTTP API. Every failure becomes an ApiError with the server's code. */
+
+export type VideoStatus =
+  | 'pending_upload'
+  | 'uploading'
+  | 'uploaded'
+  | 'processing'
+  | 'ready'
+  | 'failed'
+  | 'canceled'
+  | 'upload_expired';
+
+export interface User {
+  id: string;
+  email: string;
+}
+export interface Me {
+  user: User;
+  credits: { balance: number; reserved: number };
+  storage: { usedBytes: number; quotaBytes: number };
+}
+export interface Project {
+  id: string;
+  name: string;
+  isDefault?: boolean;
+}
+export interface StoryboardIndex {
+  interval: number;
+  columns: number;
+  rows: number;
+  count: number;
+  tileWidth: number;
+  tileHeight: number;
+}
+export interface Analysis {
+  durationSeconds: number | null;
+  width: number | null;
+  height: number | null;
+  videoCodec?: string | null;
+  scenes?: Array<{ start: number }>;
+  storyboard?: StoryboardIndex | null;
+}
+export interface Outputs {
+  video: string | null;
+  poster: string | null;
+  storyboard: string | null;
+}
+export interface VideoError {
+  code: string;
+  message: string;
+}
+/** A video as the list, the detail route and the socket describe it; detail fields are optional. */
+export interface Video {
+  id: string;
+  name: string;
+  status: VideoStatus;
+  projectId?: string;
+  sessionId?: string | null;
+  step?: string | null;
+  progress?: number;
+  error?: VideoError | null;
+  size?: number;
+  declaredSize?: number;
+  createdAt?: string;
+  updatedAt?: string;
+  durationSeconds?: number | null;
+  analysis?: Analysis | null;
+  outputs?: Outputs | null;
+  posterUrl?: string | null;
+}
+export interface UploadSession {
+  sessionId: string;
+  files: Array<{
+    videoId: string;
+    name: string;
+    upload: { endpoint: string; metadata: Record<string, string> };
+  }>;
+}
+export interface TimelineItem {
+  id?: string;
+  videoId: string;
+  position?: number;
+  inSeconds: number;
+  outSeconds: number | null;
+}
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly code: string;
+  readonly status: number;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const TOKEN_KEY = 'clipdock.token';
+export const tokenStore = {
+  get: (): string | null => localStorage.getItem(TOKEN_KEY),
+  set: (t: string | null) => (t ? localStorage.setItem(TOKEN_KEY, t) : localStorage.removeItem(TOKEN_KEY)),
+};
+
+export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const token = tokenStore.get();
+  const headers: Record<string, string> = { ...(init.headers as Record<string, string> | undefined) };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (init.body) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, headers, credentials: 'same-origin' });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'Cannot reach the server. Check your connection.');
+  }
+  const text = await res.text();
+  const body = text ? (JSON.parse(text) as unknown) : undefined;
+  if (!res.ok) {
+    const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+    throw new ApiError(
+      res.status,
+      err?.code ?? 'HTTP_ERROR',
+      err?.message ?? `Request failed (${res.status}).`,
+    );
+  }
+  return body as T;
+}
+
+const json = (method: string, body: unknown): RequestInit => ({ method, body: JSON.stringify(body) });
+
+export const Api = {
+  signup: (email: string, password: string) =>
+    api<{ token: string; user: User }>('/api/auth/signup', json('POST', { email, password })),
+  login: (email: string, password: string) =>
+    api<{ token: string; user: User }>('/api/auth/login', json('POST', { email, password })),
+  logout: () => api<unknown>('/api/auth/logout', { method: 'POST' }),
+  me: () => api<Me>('/api/me'),
+  projects: () => api<{ projects: Project[] }>('/api/projects'),
+  createProject: (name: string) => api<{ project: Project }>('/api/projects', json('POST', { name })),
+  createUploadSession: (projectId: string, files: Array<{ name: string; size: number; type: string }>) =>
+    api<UploadSession>('/api/upload-sessions', json('POST', { projectId, files })),
+  videos: (q: {
+    projectId?: string;
+    status?: string;
+    q?: string;
+    cursor?: string | null;
+    limit?: number;
+  }) => {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(q))
+      if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+    return api<{ videos: Video[]; nextCursor: string | null }>(`/api/videos?${p}`);
+  },
+  video: (id: string) => api<Video | { video: Video }>(`/api/videos/${id}`).then(unwrapVideo),
+  videoStatus: (ids: string[]) =>
+    api<{ videos: Video[] }>(`/api/videos/status?videoIds=${ids.map(encodeURIComponent).join(',')}`),
+  renameVideo: (id: string, name: string) =>
+    api<Video | { video: Video }>(`/api/videos/${id}`, json('PATCH', { name })).then(unwrapVideo),
+  deleteVideo: (id: string) => api<unknown>(`/api/videos/${id}`, { method: 'DELETE' }),
+  retryVideo: (id: string) => api<unknown>(`/api/videos/${id}/retry`, { method: 'POST' }),
+  timeline: (projectId: string) => api<{ items: TimelineItem[] }>(`/api/projects/${projectId}/timeline`),
+  saveTimeline: (projectId: string, items: TimelineItem[]) =>
+    api<{ items: TimelineItem[] }>(`/api/projects/${projectId}/timeline`, json('PUT', { items })),
+};
+
+function unwrapVideo(v: Video | { video: Video }): Video {
+  return 'video' in v && typeof v.video === 'object' && v.video !== null && 'id' in v.video
+    ? v.video
+    : (v as Video);
+}

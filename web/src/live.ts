@@ -1,0 +1,129 @@
+import { Api, type Video, type VideoStatus } from './api.ts';
+import { appStore, forgetVideo, mergeVideos } from './store.ts';
+
+interface StatusMessage {
+  type: 'video.status';
+  videoId: string;
+  projectId?: string;
+  sessionId?: string | null;
+  status: VideoStatus | 'deleted';
+  step: string | null;
+  progress: number;
+  error: { code: string; message: string } | null;
+  updatedAt?: string;
+  name?: string;
+  seq?: number;
+}
+
+/**
+ * The app's one WebSocket. Every status change of the user's videos arrives here and is merged
+ * into the store; nothing polls while it is open. When it drops, the state says "reconnecting"
+ * and it reconnects with exponential backoff and jitter; the server resends current state on
+ * every (re)connect, and the first page of the library is re-read once to catch anything else.
+ */
+export function startLiveStatus(): () => void {
+  let ws: WebSocket | null = null;
+  let attempt = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  /** Videos whose detail (analysis, outputs) was fetched after they became ready. */
+  const detailed = new Set<string>();
+
+  const fetchDetail = (id: string) => {
+    if (detailed.has(id)) return;
+    detailed.add(id);
+    Api.video(id)
+      .then((v) => mergeVideos([v]))
+      .catch(() => detailed.delete(id));
+  };
+
+  const onMessage = (ev: MessageEvent) => {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(String(ev.data));
+    } catch {
+      return;
+    }
+    const list: StatusMessage[] = [];
+    const m = msg as { type?: string; videos?: StatusMessage[] };
+    if (m.type === 'video.status') list.push(msg as StatusMessage);
+    else if (Array.isArray(m.videos))
+      list.push(...m.videos.map((v) => ({ ...v, type: 'video.status' as const })));
+    for (const e of list) {
+      const id = e.videoId ?? (e as unknown as { id: string }).id;
+      if (!id) continue;
+      if (e.status === 'deleted') {
+        forgetVideo(id);
+        continue;
+      }
+      const known = appStore.get().videos[id];
+      const patch: Partial<Video> & { id: string } = {
+        id,
+        status: e.status,
+        step: e.step,
+        progress: e.progress,
+        error: e.error,
+        updatedAt: e.updatedAt,
+        projectId: e.projectId,
+        name: e.name,
+      };
+      mergeVideos([patch]);
+      if (!known) fetchDetail(id);
+      else if (e.status === 'ready' && !known.outputs?.video) {
+        detailed.delete(id);
+        fetchDetail(id);
+      }
+    }
+  };
+
+  const resync = () => {
+    const projectId = appStore.get().projectId;
+    if (!projectId) return;
+    Api.videos({ projectId, limit: 50 })
+      .then((r) => mergeVideos(r.videos))
+      .catch(() => {});
+  };
+
+  const connect = () => {
+    if (stopped) return;
+    appStore.set({ socket: attempt === 0 ? 'connecting' : 'reconnecting' });
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const token = localStorage.getItem('clipdock.token');
+    const url = `${proto}://${location.host}/api/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+    const socket = new WebSocket(url);
+    ws = socket;
+    socket.onopen = () => {
+      if (attempt > 0) resync();
+      attempt = 0;
+      appStore.set({ socket: 'open' });
+    };
+    socket.onmessage = onMessage;
+    socket.onclose = () => {
+      if (ws !== socket || stopped) return;
+      ws = null;
+      attempt += 1;
+      appStore.set({ socket: 'reconnecting' });
+      const base = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      timer = setTimeout(connect, base / 2 + Math.random() * base);
+    };
+  };
+
+  const onOnline = () => {
+    // The network is back: don't wait out the backoff.
+    if (!ws && !stopped) {
+      clearTimeout(timer);
+      connect();
+    }
+  };
+  window.addEventListener('online', onOnline);
+  connect();
+
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    window.removeEventListener('online', onOnline);
+    ws?.close();
+    ws = null;
+    appStore.set({ socket: 'idle' });
+  };
+}

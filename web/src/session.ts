@@ -1,0 +1,61 @@
+import { Api, ApiError, tokenStore } from './api.ts';
+import { appStore, mergeVideos } from './store.ts';
+
+const PROJECT_KEY = 'clipdock.project';
+
+/** Loads the account, its projects and the current project's first videos into the store. */
+export async function loadAccount(): Promise<void> {
+  const [me, { projects }] = await Promise.all([Api.me(), Api.projects()]);
+  const saved = localStorage.getItem(PROJECT_KEY);
+  const projectId =
+    projects.find((p) => p.id === saved)?.id ??
+    projects.find((p) => p.isDefault)?.id ??
+    projects[0]?.id ??
+    null;
+  appStore.set({ user: me.user, me, projects, projectId, ready: true });
+  if (projectId) await loadProjectVideos(projectId);
+}
+
+export async function loadProjectVideos(projectId: string): Promise<void> {
+  const { videos } = await Api.videos({ projectId, limit: 50 });
+  mergeVideos(videos);
+}
+
+export async function refreshMe(): Promise<void> {
+  try {
+    appStore.set({ me: await Api.me() });
+  } catch {
+    // The panel keeps its last figures; the next change refreshes it.
+  }
+}
+
+export function selectProject(projectId: string): void {
+  localStorage.setItem(PROJECT_KEY, projectId);
+  appStore.set({ projectId });
+  void loadProjectVideos(projectId).catch(() => {});
+}
+
+export async function startSession(): Promise<void> {
+  if (!tokenStore.get()) {
+    appStore.set({ ready: true });
+    return;
+  }
+  try {
+    await loadAccount();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) tokenStore.set(null);
+    appStore.set({ ready: true, user: null });
+  }
+}
+
+export async function signIn(mode: 'signup' | 'login', email: string, password: string): Promise<void> {
+  const { token } = mode === 'signup' ? await Api.signup(email, password) : await Api.login(email, password);
+  tokenStore.set(token);
+  await loadAccount();
+}
+
+export async function signOut(): Promise<void> {
+  await Api.logout().catch(() => {});
+  tokenStore.set(null);
+  appStore.set({ user: null, me: null, projects: [], projectId: null, videos: {} });
+}

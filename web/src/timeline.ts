@@ -1,0 +1,65 @@
+import { Api, ApiError, type TimelineItem } from './api.ts';
+import { createStore } from './store.ts';
+
+export interface TimelineState {
+  projectId: string | null;
+  items: TimelineItem[];
+  loading: boolean;
+  saving: boolean;
+  error: string | null;
+}
+
+export const timelineStore = createStore<TimelineState>({
+  projectId: null,
+  items: [],
+  loading: false,
+  saving: false,
+  error: null,
+});
+
+export async function loadTimeline(projectId: string): Promise<void> {
+  timelineStore.set({ projectId, loading: true, error: null });
+  try {
+    const { items } = await Api.timeline(projectId);
+    if (timelineStore.get().projectId === projectId) timelineStore.set({ items, loading: false });
+  } catch (err) {
+    timelineStore.set({
+      loading: false,
+      error: err instanceof ApiError ? err.message : 'Could not load the timeline.',
+    });
+  }
+}
+
+let saveChain: Promise<void> = Promise.resolve();
+
+/**
+ * Shows `items` at once, then stores them. Saves run one after another so the server ends with the
+ * last order the person made; the server's answer (with ids for new items) replaces the list.
+ */
+export function setTimeline(items: TimelineItem[]): Promise<void> {
+  const projectId = timelineStore.get().projectId;
+  if (!projectId) return Promise.resolve();
+  timelineStore.set({ items, saving: true, error: null });
+  saveChain = saveChain.then(async () => {
+    try {
+      const saved = await Api.saveTimeline(projectId, timelineStore.get().items);
+      if (timelineStore.get().projectId === projectId)
+        timelineStore.set({ items: saved.items, saving: false });
+    } catch (err) {
+      timelineStore.set({
+        saving: false,
+        error:
+          err instanceof ApiError
+            ? err.message
+            : 'Could not save the timeline. Your last change was not stored.',
+      });
+      await loadTimeline(projectId);
+    }
+  });
+  return saveChain;
+}
+
+export async function addToTimeline(projectId: string, videoId: string): Promise<void> {
+  if (timelineStore.get().projectId !== projectId) await loadTimeline(projectId);
+  await setTimeline([...timelineStore.get().items, { videoId, inSeconds: 0, outSeconds: null }]);
+}

@@ -1,0 +1,243 @@
+import { useMemo, useState } from 'react';
+import { Api, ApiError, type Video } from '../api.ts';
+import { durationOf, useVideoDetail } from '../details.ts';
+import { formatDuration, helpFor, STEP_WORDS, stepWords } from '../format.ts';
+import { appStore, mergeVideos, useStore } from '../store.ts';
+import { addToTimeline, timelineStore } from '../timeline.ts';
+import { Icon } from './icons.tsx';
+import { Player } from './Player.tsx';
+import { UploadPanel } from './UploadPanel.tsx';
+
+const byNewest = (a: Video, b: Video) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '');
+
+export function Dashboard() {
+  const videos = useStore(appStore, (s) => s.videos);
+  const projectId = useStore(appStore, (s) => s.projectId);
+  const [preview, setPreview] = useState<string | null>(null);
+
+  const groups = useMemo(() => {
+    const mine = Object.values(videos)
+      .filter((v) => !v.projectId || v.projectId === projectId)
+      .sort(byNewest);
+    return {
+      processing: mine.filter((v) => v.status === 'uploaded' || v.status === 'processing'),
+      ready: mine.filter((v) => v.status === 'ready'),
+      failed: mine.filter((v) => v.status === 'failed' || v.status === 'upload_expired'),
+    };
+  }, [videos, projectId]);
+  const previewed = preview ? videos[preview] : undefined;
+
+  return (
+    <div className="dashboard">
+      <UploadPanel />
+      {previewed && (
+        <section className="card preview-pane" aria-label={`Preview of ${previewed.name}`}>
+          <div className="card-head">
+            <h2>{previewed.name}</h2>
+            <button type="button" className="btn ghost small" onClick={() => setPreview(null)}>
+              <Icon name="x" size={14} /> Close preview
+            </button>
+          </div>
+          <Player video={previewed} />
+        </section>
+      )}
+      <section className="card" aria-labelledby="processing-title" data-testid="processing-section">
+        <h2 id="processing-title">
+          Currently processing <span className="count">{groups.processing.length}</span>
+        </h2>
+        {groups.processing.length === 0 ? (
+          <p className="empty muted">Nothing is processing. Upload videos above and they will appear here.</p>
+        ) : (
+          <ul className="video-list">
+            {groups.processing.map((v) => (
+              <ProcessingItem key={v.id} video={v} />
+            ))}
+          </ul>
+        )}
+      </section>
+      <section className="card" aria-labelledby="ready-title" data-testid="ready-section">
+        <h2 id="ready-title">
+          Ready <span className="count ok">{groups.ready.length}</span>
+        </h2>
+        {groups.ready.length === 0 ? (
+          <p className="empty muted">Finished videos stay here, ready to preview or add to the timeline.</p>
+        ) : (
+          <ul className="video-list">
+            {groups.ready.map((v) => (
+              <ReadyItem key={v.id} video={v} onPreview={() => setPreview(v.id)} />
+            ))}
+          </ul>
+        )}
+      </section>
+      {groups.failed.length > 0 && (
+        <section className="card" aria-labelledby="failed-title" data-testid="failed-section">
+          <h2 id="failed-title">
+            Failed <span className="count bad">{groups.failed.length}</span>
+          </h2>
+          <ul className="video-list">
+            {groups.failed.map((v) => (
+              <FailedItem key={v.id} video={v} />
+            ))}
+          </ul>
+        </section>
+      )}
+    </div>
+  );
+}
+
+const PIPELINE = ['probe', 'normalize', 'thumbnails', 'analyze', 'transcribe'];
+
+function ProcessingItem({ video }: { video: Video }) {
+  const [open, setOpen] = useState(false);
+  const progress = Math.round(video.progress ?? 0);
+  const current = video.step ? PIPELINE.indexOf(video.step) : -1;
+  return (
+    <li className="video-item" data-testid="video-item" data-name={video.name} data-status={video.status}>
+      <button
+        type="button"
+        className="video-item-main"
+        aria-expanded={open}
+        onClick={() => setOpen((o) => !o)}
+        title="Show live status"
+      >
+        <span className="thumb placeholder">
+          <Icon name="spinner" spin />
+        </span>
+        <span className="video-text">
+          <span className="filename">{video.name}</span>
+          <span className="small step" data-testid="step-words">
+            {stepWords(video.step, video.status)}{' '}
+            {video.status === 'processing' && <span className="muted">{progress}%</span>}
+          </span>
+          <span
+            className="bar thin"
+            role="progressbar"
+            aria-label={`Processing of ${video.name}`}
+            aria-valuenow={progress}
+          >
+            <span className="fill tone-info" style={{ width: `${progress}%` }} />
+          </span>
+        </span>
+      </button>
+      {open && (
+        <ol className="steps small" aria-label="Processing steps" aria-live="polite">
+          {PIPELINE.map((s, i) => (
+            <li key={s} className={i < current ? 'done' : i === current ? 'now' : 'todo'}>
+              <Icon
+                name={i < current ? 'check' : i === current ? 'spinner' : 'clock'}
+                size={14}
+                spin={i === current}
+              />
+              {STEP_WORDS[s]}
+              {i === current && <span className="muted"> {progress}%</span>}
+            </li>
+          ))}
+        </ol>
+      )}
+    </li>
+  );
+}
+
+function ReadyItem({ video, onPreview }: { video: Video; onPreview: () => void }) {
+  useVideoDetail(video);
+  const projectId = useStore(appStore, (s) => s.projectId);
+  const onTimeline = useStore(timelineStore, (s) => s.items.some((i) => i.videoId === video.id));
+  const [adding, setAdding] = useState(false);
+  return (
+    <li className="video-item" data-testid="video-item" data-name={video.name} data-status={video.status}>
+      <div className="video-item-main static">
+        <Poster video={video} />
+        <span className="video-text">
+          <span className="filename">{video.name}</span>
+          <span className="small muted">
+            <span className="status-pill ok">Ready</span> {formatDuration(durationOf(video))}
+            {video.analysis?.width ? ` · ${video.analysis.width}×${video.analysis.height}` : ''}
+          </span>
+        </span>
+      </div>
+      <div className="item-actions">
+        <button type="button" className="btn small" onClick={onPreview} aria-label={`Preview ${video.name}`}>
+          <Icon name="play" size={14} /> Preview
+        </button>
+        <button
+          type="button"
+          className="btn small primary"
+          disabled={!projectId || adding}
+          aria-label={`Add ${video.name} to timeline`}
+          onClick={async () => {
+            setAdding(true);
+            await addToTimeline(projectId!, video.id);
+            setAdding(false);
+          }}
+        >
+          <Icon name={onTimeline ? 'check' : 'plus'} size={14} />{' '}
+          {onTimeline ? 'On timeline' : 'Add to timeline'}
+        </button>
+      </div>
+    </li>
+  );
+}
+
+function FailedItem({ video }: { video: Video }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const code = video.status === 'upload_expired' ? 'UPLOAD_EXPIRED' : video.error?.code;
+  return (
+    <li
+      className="video-item failed"
+      data-testid="video-item"
+      data-name={video.name}
+      data-status={video.status}
+    >
+      <div className="video-item-main static">
+        <span className="thumb placeholder bad">
+          <Icon name="alert" />
+        </span>
+        <span className="video-text">
+          <span className="filename">{video.name}</span>
+          <span className="small reason" data-testid="failure-reason">
+            {video.error?.message || 'Processing failed.'}
+          </span>
+          <span className="small muted help">{helpFor(code)}</span>
+          {error && <span className="small form-error">{error}</span>}
+        </span>
+      </div>
+      {video.status === 'failed' && (
+        <div className="item-actions">
+          <button
+            type="button"
+            className="btn small"
+            disabled={busy}
+            aria-label={`Retry ${video.name}`}
+            onClick={async () => {
+              setBusy(true);
+              setError(null);
+              try {
+                await Api.retryVideo(video.id);
+                // The socket brings the new state; this shows it at once.
+                mergeVideos([{ id: video.id, status: 'processing', step: null, progress: 0, error: null }]);
+              } catch (err) {
+                setError(err instanceof ApiError ? err.message : 'Retry did not start.');
+              } finally {
+                setBusy(false);
+              }
+            }}
+          >
+            <Icon name="retry" size={14} /> Retry
+          </button>
+        </div>
+      )}
+    </li>
+  );
+}
+
+export function Poster({ video }: { video: Video }) {
+  const src = video.outputs?.poster ?? video.posterUrl;
+  return src ? (
+    <img className="thumb" src={src} alt="" loading="lazy" />
+  ) : (
+    <span className="thumb placeholder">
+      <Icon name="film" />
+    </span>
+  );
+}

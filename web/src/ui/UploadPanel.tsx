@@ -1,0 +1,258 @@
+import { type DragEvent, useRef, useState } from 'react';
+import { formatBytes, formatEta } from '../format.ts';
+import { useStore } from '../store.ts';
+import { ACTIVE_STATES, type RowState, type UploadRow } from '../uploads/manager.ts';
+import { VIDEO_EXTENSIONS } from '../uploads/precheck.ts';
+import { Icon, type IconName } from './icons.tsx';
+import { useUploads } from './upload-context.tsx';
+
+const ACCEPT = ['video/*', ...VIDEO_EXTENSIONS.map((e) => `.${e}`)].join(',');
+
+export function UploadPanel() {
+  const m = useUploads();
+  const rows = useStore(m.store, (s) => s.rows);
+  const offline = useStore(m.store, (s) => s.offline);
+  const input = useRef<HTMLInputElement>(null);
+  const [over, setOver] = useState(false);
+
+  const counted = rows.filter((r) => r.state !== 'refused' && r.state !== 'canceled');
+  const done = counted.filter((r) => r.state === 'complete').length;
+  const active = rows.filter((r) => ACTIVE_STATES.includes(r.state));
+  const waitingForNet = rows.filter((r) => r.state === 'offline');
+  const speed = rows.reduce((a, r) => a + (r.state === 'uploading' ? r.speed : 0), 0);
+  const left = active.reduce((a, r) => a + (r.size - r.bytesSent), 0);
+  const eta = speed > 0 ? left / speed : null;
+  const awaiting = rows.filter((r) => r.state === 'awaiting_file');
+
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setOver(false);
+    void m.addFiles([...e.dataTransfer.files]);
+  };
+
+  return (
+    <section className="card upload-panel" aria-labelledby="upload-title">
+      <div className="card-head">
+        <h2 id="upload-title">Upload videos</h2>
+        {counted.length > 0 && (
+          <div className="overall" aria-live="polite">
+            <strong data-testid="overall-count">
+              {done} of {counted.length} complete
+            </strong>
+            {active.length > 0 && eta !== null && <span className="muted"> · {formatEta(eta)}</span>}
+          </div>
+        )}
+      </div>
+
+      {(offline || waitingForNet.length > 0) && active.length > 0 && (
+        <div className="banner warn" role="status" data-testid="offline-banner">
+          <Icon name="wifiOff" />
+          <span>Connection lost — uploads will resume automatically.</span>
+          <span className="spacer" />
+          <button type="button" className="btn small" onClick={() => m.retryNow()}>
+            Retry now
+          </button>
+          {waitingForNet[0] && (
+            <button type="button" className="btn small ghost" onClick={() => m.skip(waitingForNet[0]!.key)}>
+              Skip file
+            </button>
+          )}
+        </div>
+      )}
+
+      {awaiting.length > 0 && (
+        <div className="banner info" role="status">
+          <Icon name="clock" />
+          <span>
+            {awaiting.length === 1 ? '1 upload was' : `${awaiting.length} uploads were`} interrupted. Pick the
+            same file{awaiting.length === 1 ? '' : 's'} again to continue where{' '}
+            {awaiting.length === 1 ? 'it' : 'they'} stopped.
+          </span>
+        </div>
+      )}
+
+      {/* biome-ignore lint/a11y/noStaticElementInteractions: a drop target only; keyboard users press "choose files" inside it. */}
+      <div
+        className={over ? 'dropzone over' : 'dropzone'}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setOver(true);
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={onDrop}
+      >
+        <Icon name="upload" size={28} />
+        <p>
+          <strong>Drop videos here</strong> or{' '}
+          <button type="button" className="linklike" onClick={() => input.current?.click()}>
+            choose files
+          </button>
+        </p>
+        <p className="muted small">
+          MP4, MOV, WebM, MKV, AVI and more · up to 10 GB each · converted on our servers
+        </p>
+        <input
+          ref={input}
+          type="file"
+          multiple
+          accept={ACCEPT}
+          className="sr-only"
+          aria-label="Choose video files"
+          data-testid="file-input"
+          onChange={(e) => {
+            void m.addFiles([...(e.target.files ?? [])]);
+            e.target.value = '';
+          }}
+        />
+      </div>
+
+      {rows.length > 0 && (
+        <>
+          <div className="toolbar">
+            <button
+              type="button"
+              className="btn small"
+              onClick={() => m.pauseAll()}
+              disabled={!active.length}
+            >
+              <Icon name="pause" size={14} /> Pause all
+            </button>
+            <button
+              type="button"
+              className="btn small"
+              onClick={() => m.resumeAll()}
+              disabled={!rows.some((r) => r.state === 'paused')}
+            >
+              <Icon name="play" size={14} /> Resume all
+            </button>
+            <button
+              type="button"
+              className="btn small danger-ghost"
+              onClick={() => m.cancelRemaining()}
+              disabled={!active.length}
+            >
+              <Icon name="x" size={14} /> Cancel remaining
+            </button>
+            <span className="spacer" />
+            <button type="button" className="btn small ghost" onClick={() => m.clearFinished()}>
+              Clear finished
+            </button>
+          </div>
+          <ul className="upload-rows" aria-label="Files">
+            {rows.map((r) => (
+              <UploadRowView key={r.key} row={r} onPick={() => input.current?.click()} />
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
+
+const STATE_ICON: Record<RowState, { icon: IconName; label: string; tone: string; spin?: boolean }> = {
+  checking: { icon: 'spinner', label: 'Checking', tone: 'muted', spin: true },
+  refused: { icon: 'alert', label: 'Refused', tone: 'bad' },
+  queued: { icon: 'clock', label: 'Queued', tone: 'muted' },
+  uploading: { icon: 'upload', label: 'Uploading', tone: 'info' },
+  retrying: { icon: 'retry', label: 'Retrying', tone: 'warn' },
+  paused: { icon: 'pause', label: 'Paused', tone: 'muted' },
+  offline: { icon: 'wifiOff', label: 'Waiting for network', tone: 'warn' },
+  complete: { icon: 'check', label: 'Uploaded', tone: 'ok' },
+  failed: { icon: 'alert', label: 'Failed', tone: 'bad' },
+  canceled: { icon: 'x', label: 'Canceled', tone: 'muted' },
+  skipped: { icon: 'skip', label: 'Skipped', tone: 'muted' },
+  awaiting_file: { icon: 'clock', label: 'Pick the file again', tone: 'warn' },
+};
+
+function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) {
+  const m = useUploads();
+  const pct = row.size ? Math.floor((row.bytesSent / row.size) * 100) : 0;
+  const st = STATE_ICON[row.state];
+  const eta = row.state === 'uploading' && row.speed > 0 ? (row.size - row.bytesSent) / row.speed : null;
+  const showBar = !['refused', 'canceled'].includes(row.state);
+  return (
+    <li
+      className={`upload-row state-${row.state}`}
+      data-testid="upload-row"
+      data-state={row.state}
+      data-name={row.name}
+    >
+      <span className={`state-icon tone-${st.tone}`}>
+        <Icon name={st.icon} label={st.label} spin={st.spin} />
+      </span>
+      <div className="row-main">
+        <div className="row-title">
+          <span className="filename" title={row.name}>
+            {row.name}
+          </span>
+          <span className="muted small">{formatBytes(row.size)}</span>
+        </div>
+        {showBar && (
+          <div
+            className="bar"
+            role="progressbar"
+            aria-label={`Upload of ${row.name}`}
+            aria-valuemin={0}
+            aria-valuemax={100}
+            aria-valuenow={pct}
+          >
+            <div className={`fill tone-${st.tone}`} style={{ width: `${pct}%` }} />
+          </div>
+        )}
+        <div className="row-meta small">
+          {row.reason ? (
+            <span className="reason" data-testid="row-reason">
+              {row.reason}
+            </span>
+          ) : (
+            <>
+              <span className="pct">{pct}%</span>
+              <span className="muted">{st.label}</span>
+              {row.state === 'uploading' && row.speed > 0 && (
+                <span className="muted">{formatBytes(row.speed)}/s</span>
+              )}
+              {eta !== null && <span className="muted">{formatEta(eta)}</span>}
+              {row.state === 'retrying' && <span className="muted">attempt {row.retryAttempt}</span>}
+              {row.resumedFrom !== null && row.resumedFrom > 0 && (
+                <span className="muted" data-testid="resumed-from">
+                  resumed at {formatBytes(row.resumedFrom)}
+                </span>
+              )}
+            </>
+          )}
+        </div>
+      </div>
+      <div className="row-actions">
+        {(row.state === 'uploading' || row.state === 'retrying' || row.state === 'queued') && (
+          <IconButton icon="pause" label={`Pause ${row.name}`} onClick={() => m.pause(row.key)} />
+        )}
+        {row.state === 'paused' && (
+          <IconButton icon="play" label={`Resume ${row.name}`} onClick={() => m.resume(row.key)} />
+        )}
+        {(row.state === 'failed' || row.state === 'skipped' || row.state === 'offline') && (
+          <IconButton icon="retry" label={`Retry ${row.name}`} onClick={() => m.retry(row.key)} />
+        )}
+        {(row.state === 'offline' || row.state === 'retrying' || row.state === 'failed') && (
+          <IconButton icon="skip" label={`Skip ${row.name}`} onClick={() => m.skip(row.key)} />
+        )}
+        {row.state === 'awaiting_file' && (
+          <button type="button" className="btn small" onClick={onPick}>
+            Choose file
+          </button>
+        )}
+        {(ACTIVE_STATES.includes(row.state) ||
+          ['failed', 'skipped', 'awaiting_file'].includes(row.state)) && (
+          <IconButton icon="x" label={`Cancel ${row.name}`} onClick={() => m.cancel(row.key)} />
+        )}
+      </div>
+    </li>
+  );
+}
+
+export function IconButton({ icon, label, onClick }: { icon: IconName; label: string; onClick: () => void }) {
+  return (
+    <button type="button" className="btn icon-only ghost" aria-label={label} title={label} onClick={onClick}>
+      <Icon name={icon} size={16} />
+    </button>
+  );
+}

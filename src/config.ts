@@ -70,11 +70,13 @@ const schema = z.object({
   FFPROBE_PATH: z.string().min(1).optional(),
   PROCESSING_MAX_ATTEMPTS: int(1).default(5),
   PROCESSING_STEP_TIMEOUT_SECONDS: int(1).default(3600),
+  PROCESSING_STALE_SECONDS: int(3).default(120),
   MAX_DURATION_SECONDS: int(1).default(6 * 3600),
   MAX_DIMENSION: int(16).default(8192),
   ASSEMBLYAI_API_KEY: z.string().min(1).optional(),
   ASSEMBLYAI_BASE_URL: z.url().default('https://api.assemblyai.com'),
   SIGNING_SECRET: z.string().min(16).optional(),
+  LIVE_PING_INTERVAL_SECONDS: int(1).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -128,10 +130,14 @@ export interface Config {
     ffmpegThreads: number;
     maxAttempts: number;
     stepTimeoutSeconds: number;
+    /** A processing video whose heartbeat is older than this, and whose job nobody runs, is resumed. */
+    staleSeconds: number;
   };
   media: { ffmpegPath: string | undefined; ffprobePath: string | undefined };
   transcription: { assemblyAiApiKey: string | undefined; assemblyAiBaseUrl: string };
   signingSecret: string | undefined;
+  /** WebSocket ping period; a socket that missed the previous ping is dropped. */
+  livePingIntervalSeconds: number;
   logLevel: RawConfig['LOG_LEVEL'];
 }
 
@@ -194,10 +200,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ffmpegThreads: c.FFMPEG_THREADS,
       maxAttempts: c.PROCESSING_MAX_ATTEMPTS,
       stepTimeoutSeconds: c.PROCESSING_STEP_TIMEOUT_SECONDS,
+      staleSeconds: c.PROCESSING_STALE_SECONDS,
     },
     media: { ffmpegPath: c.FFMPEG_PATH, ffprobePath: c.FFPROBE_PATH },
     transcription: { assemblyAiApiKey: c.ASSEMBLYAI_API_KEY, assemblyAiBaseUrl: c.ASSEMBLYAI_BASE_URL },
     signingSecret: c.SIGNING_SECRET,
+    livePingIntervalSeconds: c.LIVE_PING_INTERVAL_SECONDS,
     logLevel: c.LOG_LEVEL,
   };
 }

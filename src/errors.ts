@@ -31,12 +31,45 @@ export const ERRORS = {
   INSUFFICIENT_CREDITS: [402, 'Not enough credits for these videos.'],
   STORAGE_QUOTA_EXCEEDED: [413, 'Not enough storage quota left for these files.'],
   RANGE_NOT_SATISFIABLE: [416, 'The requested byte range is outside the file.'],
+  NO_VIDEO_STREAM: [
+    422,
+    'This file has no video picture (it is audio only). Upload a file that contains video.',
+  ],
+  IMAGE_NOT_VIDEO: [422, 'This file is a still image or an animated GIF, not a video. Upload a video file.'],
+  NOT_A_MEDIA_FILE: [
+    422,
+    'This file is not audio or video at all, whatever its name says. Upload the video itself.',
+  ],
+  TRUNCATED_MEDIA: [
+    422,
+    'This video file is incomplete (cut off before its end). Export or copy it again, then upload the complete file.',
+  ],
+  CORRUPT_MEDIA: [422, 'This video file is damaged and cannot be decoded. Export it again from its source.'],
+  UNSUPPORTED_CODEC: [
+    422,
+    'This video uses a codec Clipdock cannot decode. Export it as H.264 MP4 and upload again.',
+  ],
+  DURATION_TOO_LONG: [
+    422,
+    'This video is longer than this server accepts. Trim it or split it, then upload again.',
+  ],
+  DIMENSIONS_TOO_LARGE: [
+    422,
+    'This video has a larger picture than this server accepts. Export it at a lower resolution.',
+  ],
+  PROCESSING_TIMEOUT: [
+    500,
+    'Processing took longer than this server allows (PROCESSING_STEP_TIMEOUT_SECONDS). Retry, or upload a shorter video.',
+  ],
+  PROCESSING_FAILED: [500, 'Processing failed on our side several times. Retry later; the original is kept.'],
   DATABASE_UNAVAILABLE: [503, 'The database is not answering. Try again shortly.'],
   STORAGE_UNAVAILABLE: [503, 'The storage backend is not answering. Try again shortly.'],
   TIMELINE_INVALID_RANGE: [
     400,
     'In and out points must lie inside the clip, and a clip must end after it starts.',
   ],
+  INVALID_CURSOR: [400, 'This page cursor is not valid. Start again from the first page (omit cursor).'],
+  STATUS_QUERY_MISSING: [400, 'Say which videos: ?videoIds=a,b,c or ?sessionId=S.'],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

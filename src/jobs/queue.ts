@@ -6,6 +6,7 @@ export interface JobPayloads {
   process_video: { videoId: string; reprocess?: boolean };
   cleanup_storage: Record<string, never>;
   expire_uploads: Record<string, never>;
+  recover_processing: Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

@@ -1,10 +1,18 @@
 import { runCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
+import { recoverStalledVideos } from '../processing/recovery.ts';
+import { processVideo } from '../processing/runner.ts';
 import type { Tasks } from './worker.ts';
 
 /** The worker's task list: job name → the domain function that runs it. */
 export function workerTasks(ctx: AppContext): Tasks {
   return {
+    process_video: async (payload, helpers) => {
+      await processVideo(ctx, payload.videoId, { signal: helpers.abortSignal, reprocess: payload.reprocess });
+    },
+    recover_processing: async () => {
+      await recoverStalledVideos(ctx);
+    },
     cleanup_storage: async () => {
       await runCleanup(ctx);
     },
@@ -16,5 +24,6 @@ export function workerTasks(ctx: AppContext): Tasks {
  * whose job ran out of attempts while storage was down.
  */
 export const workerCrontab = [
+  '* * * * * recover_processing ?jobKey=recover_processing&jobKeyMode=preserve_run_at',
   '*/15 * * * * cleanup_storage ?jobKey=cleanup_storage&jobKeyMode=preserve_run_at',
 ].join('\n');

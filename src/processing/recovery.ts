@@ -1,0 +1,65 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import type { AppContext } from '../context.ts';
+import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { isVideoLocked } from './runner.ts';
+
+/**
+ * Resumes videos whose worker died. graphile-worker would leave such a job locked for 4 hours;
+ * this sweep (cron, every minute) finds `processing` videos whose heartbeat is older than
+ * PROCESSING_STALE_SECONDS and whose run lock nobody holds (PostgreSQL drops a session's
+ * advisory locks when its process dies, so a free lock proves no runner is alive). Their job is
+ * unlocked (`force_unlock_workers` for the dead worker id) or, when no job is left, enqueued
+ * again. The resumed run skips the steps already checkpointed.
+ */
+export interface RecoveryReport {
+  unlocked: string[];
+  requeued: string[];
+}
+
+interface StaleRow {
+  id: string;
+  job_id: string | null;
+  locked_by: string | null;
+  reprocess: boolean | null;
+}
+
+export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryReport> {
+  const stale = await sql<StaleRow>`
+    SELECT v.id, j.id::text AS job_id, j.locked_by, (j.payload->>'reprocess')::boolean AS reprocess
+    FROM videos v
+    JOIN video_analysis a ON a.video_id = v.id
+    LEFT JOIN graphile_worker.jobs j ON j.key = 'process_video:' || v.id::text
+    WHERE v.status = 'processing'
+      AND coalesce(a.last_progress_update, a.updated_at) < now() - make_interval(secs => ${ctx.config.worker.staleSeconds})
+      AND (j.id IS NULL OR j.locked_at IS NOT NULL)
+    LIMIT 100`.execute(ctx.db);
+  const report: RecoveryReport = { unlocked: [], requeued: [] };
+  if (stale.rows.length === 0) return report;
+
+  const client = new pg.Client({ connectionString: ctx.databaseUrl });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const deadWorkers = new Set<string>();
+    for (const row of stale.rows) {
+      if (await isVideoLocked(client, row.id)) continue;
+      if (row.job_id && row.locked_by) {
+        deadWorkers.add(row.locked_by);
+        report.unlocked.push(row.id);
+      } else if (!row.job_id) {
+        await enqueue(ctx.db, 'process_video', { videoId: row.id }, { jobKey: processJobKey(row.id) });
+        report.requeued.push(row.id);
+      }
+    }
+    if (deadWorkers.size > 0) {
+      await sql`SELECT graphile_worker.force_unlock_workers(${[...deadWorkers]}::text[])`.execute(ctx.db);
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+  if (report.unlocked.length + report.requeued.length > 0) {
+    ctx.log.warn(report, 'resumed processing of videos whose worker stopped');
+  }
+  return report;
+}

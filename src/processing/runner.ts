@@ -1,0 +1,433 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import pg from 'pg';
+import type { AppContext } from '../context.ts';
+import { captureReservation, releaseReservation } from '../credits/ledger.ts';
+import type { Tx } from '../db/database.ts';
+import { AppError, isAppError } from '../errors.ts';
+import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { MediaAbortedError } from '../media/ffmpeg.ts';
+import { createMediaTools, type MediaTools } from '../media/media-tools.ts';
+import { StorageNotFoundError } from '../storage/object-store.ts';
+import { createTranscriptionProvider, type TranscriptionProvider } from '../transcription/provider.ts';
+import { ProgressReporter, publish, type VideoRef } from './progress.ts';
+import { analyzeStep } from './steps/analyze.ts';
+import { normalizeStep } from './steps/normalize.ts';
+import { probeStep } from './steps/probe.ts';
+import { readRange, type Step, type StepContext } from './steps/step.ts';
+import { thumbnailsStep } from './steps/thumbnails.ts';
+import { transcribeStep } from './steps/transcribe.ts';
+import {
+  type Checkpoint,
+  STEP_NAMES,
+  STEP_WEIGHTS,
+  type StepName,
+  type StepOutputs,
+  type StoredOutputs,
+  type StoredResults,
+} from './types.ts';
+
+/**
+ * Runs the pipeline for one video, resuming after the last checkpointed step.
+ *
+ * Invariants:
+ * - At most one runner works on a video at a time, across processes: it holds a session advisory
+ *   lock on a connection of its own for the whole run (released by PostgreSQL if the process
+ *   dies), and only a video in `uploaded`/`processing` is claimed.
+ * - A finished step's output is committed to `checkpoint.done` before the next step starts; a
+ *   resumed run never starts it again (`checkpoint.runs` counts starts).
+ * - The video becomes `ready` and its reservation is captured in one transaction; it becomes
+ *   `failed` and its reservation is released in one transaction. The ledger settles at most once.
+ * - Bad media (an AppError from probe) fails at once. Anything else is transient: retried with
+ *   exponential backoff and jitter, up to PROCESSING_MAX_ATTEMPTS, then failed with the last error.
+ */
+export type RunOutcome = 'ready' | 'failed' | 'retry_scheduled' | 'not_processable' | 'busy';
+
+export interface RunOptions {
+  /** Aborted on worker shutdown: ffmpeg is killed and the job is retried later. */
+  signal: AbortSignal;
+  /** Re-analysis of a ready video: a failure leaves it ready, with the error on its analysis. */
+  reprocess?: boolean;
+  media?: MediaTools;
+  transcription?: TranscriptionProvider;
+}
+
+const STEPS: { [N in StepName]: Step<N> } = {
+  probe: probeStep,
+  normalize: normalizeStep,
+  thumbnails: thumbnailsStep,
+  analyze: analyzeStep,
+  transcribe: transcribeStep,
+};
+
+const PROGRESS_INTERVAL_MS = 250;
+const LOCK_NAMESPACE = 'clipdock.process_video';
+
+export async function processVideo(ctx: AppContext, videoId: string, opts: RunOptions): Promise<RunOutcome> {
+  const lock = new pg.Client({ connectionString: ctx.databaseUrl });
+  lock.on('error', () => {});
+  await lock.connect();
+  try {
+    const got = await lock.query<{ ok: boolean }>(
+      'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
+      [LOCK_NAMESPACE, videoId],
+    );
+    if (!got.rows[0]?.ok) return 'busy';
+    return await runLocked(ctx, videoId, opts);
+  } finally {
+    await lock.end().catch(() => {});
+  }
+}
+
+/** Whether some process holds the video's run lock right now. */
+export async function isVideoLocked(client: pg.Client, videoId: string): Promise<boolean> {
+  const r = await client.query<{ ok: boolean }>(
+    'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
+    [LOCK_NAMESPACE, videoId],
+  );
+  if (r.rows[0]?.ok) {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [LOCK_NAMESPACE, videoId]);
+    return false;
+  }
+  return true;
+}
+
+async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Promise<RunOutcome> {
+  const claim = await ctx.db.transaction().execute(async (tx) => {
+    const v = await tx
+      .selectFrom('videos')
+      .select(['id', 'user_id', 'project_id', 'session_id', 'status', 'storage_key'])
+      .where('id', '=', videoId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!v?.storage_key || (v.status !== 'uploaded' && v.status !== 'processing')) return undefined;
+    await tx
+      .insertInto('video_analysis')
+      .values({ video_id: videoId, checkpoint: JSON.stringify({ done: {}, runs: {} }) })
+      .onConflict((oc) => oc.column('video_id').doNothing())
+      .execute();
+    await tx
+      .updateTable('videos')
+      .set({ status: 'processing', updated_at: sql`now()` })
+      .where('id', '=', videoId)
+      .execute();
+    const a = await tx
+      .updateTable('video_analysis')
+      .set({
+        started_at: sql`coalesce(started_at, now())`,
+        last_progress_update: sql`now()`,
+        retry_after: null,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', videoId)
+      .returning(['checkpoint', 'attempts', 'overall_progress', 'processing_step'])
+      .executeTakeFirstOrThrow();
+    const ref: VideoRef = { videoId, userId: v.user_id, projectId: v.project_id, sessionId: v.session_id };
+    await publish(tx, ref, 'processing', a.processing_step, a.overall_progress);
+    const cp = a.checkpoint as Partial<Checkpoint>;
+    return {
+      ref,
+      storageKey: v.storage_key,
+      attempts: a.attempts,
+      checkpoint: { done: cp.done ?? {}, runs: cp.runs ?? {} } as Checkpoint,
+    };
+  });
+  if (!claim) return 'not_processable';
+
+  const { ref, checkpoint } = claim;
+  const cfg = ctx.config;
+  const media =
+    opts.media ??
+    createMediaTools({
+      media: cfg.media,
+      threads: cfg.worker.ffmpegThreads,
+      limits: { maxDurationSeconds: cfg.limits.maxDurationSeconds, maxDimension: cfg.limits.maxDimension },
+    });
+  const transcription = opts.transcription ?? createTranscriptionProvider(cfg.transcription);
+  const heartbeatMs = Math.max(1000, Math.min(15_000, (cfg.worker.staleSeconds * 1000) / 6));
+  const reporter = new ProgressReporter(ctx.db, ref, { minIntervalMs: PROGRESS_INTERVAL_MS, heartbeatMs });
+  let current: StepName | null = null;
+  try {
+    const head = await ctx.store.head(claim.storageKey);
+    if (!head) throw new StorageNotFoundError(claim.storageKey);
+    const original = {
+      location: await ctx.store.localPathOrUrl(claim.storageKey, 6 * 3600),
+      sizeBytes: head.size,
+      readBytes: (start: number, end: number) => readRange(ctx.store, claim.storageKey, start, end),
+    };
+    for (const name of STEP_NAMES) {
+      if (checkpoint.done[name] !== undefined) continue;
+      current = name;
+      const base = STEP_NAMES.filter((s) => checkpoint.done[s] !== undefined).reduce(
+        (n, s) => n + STEP_WEIGHTS[s],
+        0,
+      );
+      checkpoint.runs[name] = (checkpoint.runs[name] ?? 0) + 1;
+      await saveCheckpoint(ctx, ref, checkpoint, name, base);
+      const tmpDir = await mkdtemp(path.join(os.tmpdir(), `clipdock-${name}-`));
+      const timeout = AbortSignal.timeout(cfg.worker.stepTimeoutSeconds * 1000);
+      const signal = AbortSignal.any([opts.signal, timeout]);
+      const stepCtx: StepContext = {
+        videoId,
+        store: ctx.store,
+        media,
+        config: cfg,
+        transcription,
+        original,
+        done: checkpoint.done,
+        signal,
+        onProgress: (f) => reporter.report(name, f * 100, base + STEP_WEIGHTS[name] * f),
+        tmpDir,
+      };
+      let output: StepOutputs[typeof name];
+      try {
+        output = await (STEPS[name] as Step<typeof name>)(stepCtx);
+      } catch (err) {
+        if (timeout.aborted && !opts.signal.aborted) {
+          throw new AppError(
+            'PROCESSING_TIMEOUT',
+            `The ${name} step took longer than ${cfg.worker.stepTimeoutSeconds} s, this server's limit (PROCESSING_STEP_TIMEOUT_SECONDS). Retry, or upload a shorter video.`,
+          );
+        }
+        throw err;
+      } finally {
+        await rm(tmpDir, { recursive: true, force: true });
+      }
+      await reporter.flush();
+      (checkpoint.done as Record<string, unknown>)[name] = output;
+      await saveStepResult(ctx, ref, checkpoint, name, output, base + STEP_WEIGHTS[name]);
+    }
+    await reporter.stop();
+    await finishReady(ctx, ref);
+    return 'ready';
+  } catch (err) {
+    await reporter.stop();
+    if (opts.signal.aborted || err instanceof MediaAbortedError) throw err;
+    const permanent =
+      isAppError(err) &&
+      (err.status === 422 || err.code === 'PROCESSING_TIMEOUT' || err.code === 'FILE_EMPTY');
+    const attempts = claim.attempts + 1;
+    if (permanent || attempts >= cfg.worker.maxAttempts) {
+      const e = permanent
+        ? { code: (err as AppError).code, message: (err as AppError).message }
+        : {
+            code: 'PROCESSING_FAILED',
+            message:
+              `Processing failed ${attempts} times${current ? ` in the ${current} step` : ''}; the last error was: ${(err as Error).message}. Retry later; the original is kept.`.slice(
+                0,
+                2000,
+              ),
+          };
+      ctx.log.warn({ videoId, step: current, err }, `processing failed: ${e.code}`);
+      await finishFailed(ctx, ref, e, attempts, !!opts.reprocess);
+      return 'failed';
+    }
+    ctx.log.warn({ videoId, step: current, attempts, err }, 'processing failed; retrying');
+    await scheduleRetry(ctx, ref, attempts, err as Error, !!opts.reprocess);
+    return 'retry_scheduled';
+  }
+}
+
+/** Exponential backoff with full jitter in its upper half: 2^n s (max 10 min) × 0.5..1. */
+export function retryDelayMs(attempt: number): number {
+  const base = Math.min(600_000, 1000 * 2 ** attempt);
+  return Math.round(base * (0.5 + Math.random() * 0.5));
+}
+
+async function saveCheckpoint(
+  ctx: AppContext,
+  ref: VideoRef,
+  cp: Checkpoint,
+  step: StepName,
+  overall: number,
+) {
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('video_analysis')
+      .set({
+        checkpoint: JSON.stringify(cp),
+        processing_step: step,
+        step_progress: 0,
+        overall_progress: overall,
+        last_progress_update: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', ref.videoId)
+      .execute();
+    await publish(tx, ref, 'processing', step, overall);
+  });
+}
+
+/** Commits a step's output with what it means for `results`, `outputs` and `metadata`. */
+async function saveStepResult<N extends StepName>(
+  ctx: AppContext,
+  ref: VideoRef,
+  cp: Checkpoint,
+  name: N,
+  output: StepOutputs[N],
+  overall: number,
+) {
+  const results: StoredResults = {};
+  const outputs: StoredOutputs = {};
+  if (name === 'normalize') {
+    const o = output as StepOutputs['normalize'];
+    results.normalize = { mode: o.mode };
+    outputs.video = o.key;
+  } else if (name === 'thumbnails') {
+    const o = output as StepOutputs['thumbnails'];
+    Object.assign(results, { storyboard: o.storyboard, posterAt: o.posterAt });
+    Object.assign(outputs, {
+      poster: o.posterKey,
+      thumbnails: o.thumbnailKeys,
+      storyboard: o.storyboardKey,
+      storyboardIndex: o.storyboardIndexKey,
+    });
+  } else if (name === 'analyze') {
+    const o = output as StepOutputs['analyze'];
+    Object.assign(results, {
+      scenes: o.scenes,
+      silences: o.silences,
+      loudness: o.loudness,
+      waveformPeaks: o.waveformPeaks,
+    });
+    if (o.waveformKey) outputs.waveform = o.waveformKey;
+  } else if (name === 'transcribe') {
+    const o = output as StepOutputs['transcribe'];
+    results.transcript = o;
+    if (o.status === 'completed') outputs.transcript = o.key;
+  }
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('video_analysis')
+      .set((eb) => ({
+        checkpoint: JSON.stringify(cp),
+        ...(name === 'probe' ? { metadata: JSON.stringify(output) } : {}),
+        results: sql`${eb.ref('results')} || ${JSON.stringify(results)}::jsonb`,
+        outputs: sql`${eb.ref('outputs')} || ${JSON.stringify(outputs)}::jsonb`,
+        step_progress: 100,
+        overall_progress: overall,
+        last_progress_update: sql`now()`,
+        updated_at: sql`now()`,
+      }))
+      .where('video_id', '=', ref.videoId)
+      .execute();
+    await publish(tx, ref, 'processing', name, overall);
+  });
+}
+
+async function finishReady(ctx: AppContext, ref: VideoRef): Promise<void> {
+  await ctx.db.transaction().execute(async (tx) => {
+    const moved = await tx
+      .updateTable('videos')
+      .set({ status: 'ready', error_code: null, error_message: null, updated_at: sql`now()` })
+      .where('id', '=', ref.videoId)
+      .where('status', '=', 'processing')
+      .executeTakeFirst();
+    // Canceled or deleted while we worked: its own path settled (released) the credits.
+    if (Number(moved.numUpdatedRows) === 0) return;
+    await captureReservation(tx, ref.videoId);
+    await tx
+      .updateTable('video_analysis')
+      .set({
+        processing_step: null,
+        step_progress: 100,
+        overall_progress: 100,
+        error_code: null,
+        error_message: null,
+        retry_after: null,
+        completed_at: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', ref.videoId)
+      .execute();
+    await publish(tx, ref, 'ready', null, 100);
+  });
+}
+
+async function finishFailed(
+  ctx: AppContext,
+  ref: VideoRef,
+  e: { code: string; message: string },
+  attempts: number,
+  reprocess: boolean,
+): Promise<void> {
+  await ctx.db.transaction().execute(async (tx: Tx) => {
+    await tx
+      .updateTable('video_analysis')
+      .set({
+        error_code: e.code,
+        error_message: e.message,
+        attempts,
+        retry_after: null,
+        processing_step: null,
+        last_progress_update: sql`now()`,
+        updated_at: sql`now()`,
+        ...(reprocess ? { completed_at: sql`now()` } : {}),
+      })
+      .where('video_id', '=', ref.videoId)
+      .execute();
+    if (reprocess) {
+      // The converted video and poster of the earlier run are still good: it stays playable.
+      const moved = await tx
+        .updateTable('videos')
+        .set({ status: 'ready', updated_at: sql`now()` })
+        .where('id', '=', ref.videoId)
+        .where('status', '=', 'processing')
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) > 0) await publish(tx, ref, 'ready', null, 100, e);
+      return;
+    }
+    const moved = await tx
+      .updateTable('videos')
+      .set({ status: 'failed', error_code: e.code, error_message: e.message, updated_at: sql`now()` })
+      .where('id', '=', ref.videoId)
+      .where('status', 'in', ['uploaded', 'processing'])
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) return;
+    await releaseReservation(tx, ref.videoId);
+    await publish(tx, ref, 'failed', null, 0, e);
+  });
+}
+
+async function scheduleRetry(
+  ctx: AppContext,
+  ref: VideoRef,
+  attempts: number,
+  err: Error,
+  reprocess: boolean,
+): Promise<void> {
+  const runAt = new Date(Date.now() + retryDelayMs(attempts));
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('videos')
+      .set({ retry_count: attempts, updated_at: sql`now()` })
+      .where('id', '=', ref.videoId)
+      .execute();
+    const a = await tx
+      .updateTable('video_analysis')
+      .set({
+        attempts,
+        retry_after: runAt,
+        error_code: 'RETRYING',
+        error_message: String(err.message).slice(0, 2000),
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', ref.videoId)
+      .returning(['processing_step', 'overall_progress'])
+      .executeTakeFirst();
+    // The running job's key is cleared by graphile-worker, so this adds the next attempt.
+    await enqueue(
+      tx,
+      'process_video',
+      { videoId: ref.videoId, ...(reprocess ? { reprocess } : {}) },
+      {
+        jobKey: processJobKey(ref.videoId),
+        runAt,
+        maxAttempts: 3,
+      },
+    );
+    await publish(tx, ref, 'processing', a?.processing_step ?? null, a?.overall_progress ?? 0);
+  });
+}

@@ -1,0 +1,165 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { keys } from '../../storage/object-store.ts';
+import type { Loudness } from '../types.ts';
+import { need, type Step, storedInput } from './step.ts';
+
+/**
+ * One decoding pass over the normalized video finds scene cuts (select's scene score, logged by
+ * showinfo; ffmpeg 4.1 has no scdet), silent ranges (silencedetect), integrated loudness
+ * (ebur128) and waveform peaks (low-rate mono samples on stdout, folded into peaks as they stream,
+ * so memory stays flat whatever the length).
+ */
+export const SCENE_THRESHOLD = 0.3;
+export const SILENCE_DB = -50;
+export const SILENCE_MIN_SECONDS = 0.5;
+const WAVEFORM_RATE = 4000;
+const WAVEFORM_PEAKS = 1000;
+
+/** Folds s16le mono samples into `count` peaks (max |sample| per bucket, 0..1). */
+export class PeakFolder {
+  readonly peaks: number[] = [];
+  private readonly perPeak: number;
+  private current = 0;
+  private inBucket = 0;
+  private carry: Buffer | undefined;
+
+  constructor(totalSamples: number, count: number) {
+    this.perPeak = Math.max(1, Math.ceil(totalSamples / count));
+  }
+
+  push(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.carry) {
+      buf = Buffer.concat([this.carry, chunk]);
+      this.carry = undefined;
+    }
+    const whole = buf.length - (buf.length % 2);
+    for (let i = 0; i < whole; i += 2) {
+      const v = Math.abs(buf.readInt16LE(i));
+      if (v > this.current) this.current = v;
+      if (++this.inBucket === this.perPeak) this.flush();
+    }
+    if (whole < buf.length) this.carry = buf.subarray(whole);
+  }
+
+  end(): number[] {
+    if (this.inBucket > 0) this.flush();
+    return this.peaks;
+  }
+
+  private flush(): void {
+    this.peaks.push(Math.round((this.current / 32768) * 1000) / 1000);
+    this.current = 0;
+    this.inBucket = 0;
+  }
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+export const analyzeStep: Step<'analyze'> = async (c) => {
+  const m = need(c, 'probe');
+  const video = need(c, 'normalize');
+  const input = await storedInput(c.store, video.key);
+  const duration = m.durationSeconds;
+  const hasAudio = video.hasAudio;
+
+  const scenes: Array<{ start: number }> = [];
+  const silences: Array<{ start: number; end: number }> = [];
+  let openSilence: number | undefined;
+  const loud: { i?: number; lra?: number; peak?: number } = {};
+  let section = '';
+  const folder = new PeakFolder(duration * WAVEFORM_RATE, WAVEFORM_PEAKS);
+  let drained: Promise<void> = Promise.resolve();
+
+  const graph = [
+    `[0:v:0]scale=160:-2,select='gt(scene,${SCENE_THRESHOLD})',showinfo[v]`,
+    ...(hasAudio
+      ? [
+          `[0:a:0]asplit[a1][a2]`,
+          `[a1]silencedetect=noise=${SILENCE_DB}dB:d=${SILENCE_MIN_SECONDS},ebur128=peak=true:framelog=verbose[a]`,
+          `[a2]aresample=${WAVEFORM_RATE},pan=mono|c0=c0[w]`,
+        ]
+      : []),
+  ].join(';');
+  const args = [
+    '-threads',
+    String(c.media.threads),
+    '-i',
+    input.location,
+    '-filter_complex',
+    graph,
+    '-map',
+    '[v]',
+    ...(hasAudio ? ['-map', '[a]'] : []),
+    '-f',
+    'null',
+    '-',
+    ...(hasAudio ? ['-map', '[w]', '-f', 's16le', '-acodec', 'pcm_s16le', 'pipe:1'] : []),
+  ];
+  await c.media.ffmpeg(args, {
+    signal: c.signal,
+    durationSeconds: duration,
+    onProgress: c.onProgress,
+    onStdout: hasAudio
+      ? (out: Readable) => {
+          drained = new Promise((resolve, reject) => {
+            out.on('data', (chunk: Buffer) => folder.push(chunk));
+            out.on('end', resolve);
+            out.on('error', reject);
+          });
+        }
+      : undefined,
+    onStderrLine: (line) => {
+      if (line.includes('Parsed_showinfo')) {
+        const t = /pts_time:\s*([\d.]+)/.exec(line);
+        if (t) scenes.push({ start: round(Number(t[1])) });
+        return;
+      }
+      const ss = /silence_start:\s*(-?[\d.]+)/.exec(line);
+      if (ss) openSilence = Math.max(0, Number(ss[1]));
+      const se = /silence_end:\s*([\d.]+)/.exec(line);
+      if (se && openSilence !== undefined) {
+        silences.push({ start: round(openSilence), end: round(Number(se[1])) });
+        openSilence = undefined;
+      }
+      // ebur128's summary: "Integrated loudness:" / "Loudness range:" / "True peak:" sections.
+      if (/Integrated loudness:/.test(line)) section = 'i';
+      else if (/Loudness range:/.test(line)) section = 'lra';
+      else if (/True peak:/.test(line)) section = 'peak';
+      const i = /^\s*I:\s*(-?[\d.]+|-inf) LUFS/.exec(line);
+      if (i && section === 'i') loud.i = Number(i[1]);
+      const lra = /^\s*LRA:\s*(-?[\d.]+) LU/.exec(line);
+      if (lra && section === 'lra') loud.lra = Number(lra[1]);
+      const pk = /^\s*Peak:\s*(-?[\d.]+|-inf) dBFS/.exec(line);
+      if (pk && section === 'peak') loud.peak = Number(pk[1]);
+    },
+  });
+  await drained;
+  // A silence that lasts to the end is reported without silence_end.
+  if (openSilence !== undefined && duration - openSilence >= SILENCE_MIN_SECONDS) {
+    silences.push({ start: round(openSilence), end: round(duration) });
+  }
+
+  let waveformKey: string | null = null;
+  let waveformPeaks = 0;
+  if (hasAudio) {
+    const peaks = folder.end();
+    const file = path.join(c.tmpDir, 'waveform.json');
+    await writeFile(file, JSON.stringify({ sampleRate: WAVEFORM_RATE, duration, peaks }));
+    waveformKey = keys.output(c.videoId, 'waveform.json');
+    await c.store.putFile(waveformKey, file, { contentType: 'application/json' });
+    waveformPeaks = peaks.length;
+  }
+  const loudness: Loudness | null =
+    hasAudio && loud.i !== undefined && Number.isFinite(loud.i)
+      ? {
+          integratedLufs: loud.i,
+          loudnessRangeLu: loud.lra ?? null,
+          truePeakDbfs: loud.peak !== undefined && Number.isFinite(loud.peak) ? loud.peak : null,
+        }
+      : null;
+  c.onProgress(1);
+  return { scenes, silences, loudness, waveformKey, waveformPeaks };
+};

@@ -1,0 +1,96 @@
+import path from 'node:path';
+import { keys } from '../../storage/object-store.ts';
+import type { MediaInfo, NormalizeMode } from '../types.ts';
+import { need, type Step } from './step.ts';
+
+/**
+ * The browser-playable MP4: H.264 8-bit 4:2:0, AAC, moov first (+faststart), even dimensions,
+ * upright. The cheapest route that gets there wins: remux, or copy the video and convert only the
+ * audio, or a full transcode.
+ */
+const BROWSER_PIX_FMTS = new Set(['yuv420p', 'yuvj420p']);
+
+export function videoFits(m: MediaInfo): boolean {
+  return (
+    m.videoCodec === 'h264' &&
+    BROWSER_PIX_FMTS.has(m.pixelFormat ?? '') &&
+    m.bitDepth === 8 &&
+    m.codedWidth % 2 === 0 &&
+    m.codedHeight % 2 === 0 &&
+    // Browsers honour rotation metadata unevenly; an upright picture plays the same everywhere.
+    m.rotation === 0
+  );
+}
+
+export function audioFits(m: MediaInfo): boolean {
+  return m.audio === null || (m.audio.codec === 'aac' && m.audio.channels <= 2);
+}
+
+export function chooseMode(m: MediaInfo): NormalizeMode {
+  if (!videoFits(m)) return 'transcode';
+  return audioFits(m) ? 'remux' : 'audio';
+}
+
+export function normalizeArgs(
+  m: MediaInfo,
+  mode: NormalizeMode,
+  input: string,
+  output: string,
+  threads: number,
+): string[] {
+  const maps = ['-map', `0:${m.videoStreamIndex}`, ...(m.audio ? ['-map', `0:${m.audio.streamIndex}`] : [])];
+  const audioConvert = ['-c:a', 'aac', '-b:a', '160k', '-ac', String(Math.min(2, m.audio?.channels || 2))];
+  const common = [
+    '-map_metadata',
+    '-1',
+    '-movflags',
+    '+faststart',
+    '-threads',
+    String(threads),
+    '-f',
+    'mp4',
+    output,
+  ];
+  if (mode === 'remux') return ['-i', input, ...maps, '-c', 'copy', ...common];
+  if (mode === 'audio')
+    return ['-i', input, ...maps, '-c:v', 'copy', ...(m.audio ? audioConvert : []), ...common];
+  return [
+    '-i',
+    input,
+    ...maps,
+    // ffmpeg turns the picture upright (autorotate) before this filter; then force even sides.
+    '-vf',
+    'scale=trunc(iw/2)*2:trunc(ih/2)*2,setsar=1,format=yuv420p',
+    '-metadata:s:v:0',
+    'rotate=0',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '23',
+    '-profile:v',
+    'high',
+    '-pix_fmt',
+    'yuv420p',
+    // Keep variable frame rates as they are rather than duplicating frames.
+    '-vsync',
+    'vfr',
+    ...(m.audio ? audioConvert : []),
+    ...common,
+  ];
+}
+
+export const normalizeStep: Step<'normalize'> = async (c) => {
+  const m = need(c, 'probe');
+  const mode = chooseMode(m);
+  const out = path.join(c.tmpDir, 'video.mp4');
+  await c.media.ffmpeg(normalizeArgs(m, mode, c.original.location, out, c.media.threads), {
+    signal: c.signal,
+    durationSeconds: m.durationSeconds,
+    onProgress: c.onProgress,
+  });
+  const key = keys.output(c.videoId, 'video.mp4');
+  const info = await c.store.putFile(key, out, { contentType: 'video/mp4' });
+  return { mode, key, sizeBytes: info.size, durationSeconds: m.durationSeconds, hasAudio: m.audio !== null };
+};

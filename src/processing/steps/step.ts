@@ -1,0 +1,58 @@
+import type { Config } from '../../config.ts';
+import type { MediaInput, MediaTools } from '../../media/media-tools.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
+import type { TranscriptionProvider } from '../../transcription/provider.ts';
+import type { StepName, StepOutputs } from '../types.ts';
+
+/**
+ * What every step gets. A step is idempotent: it reads the original and earlier steps' outputs,
+ * writes its files in its own temp dir, then stores them under deterministic keys, so running it
+ * again after a crash overwrites the same objects.
+ */
+export interface StepContext {
+  videoId: string;
+  store: ObjectStore;
+  media: MediaTools;
+  config: Config;
+  transcription: TranscriptionProvider | undefined;
+  /** The stored original. */
+  original: MediaInput;
+  /** Outputs of the steps that ran before this one. */
+  done: Partial<StepOutputs>;
+  signal: AbortSignal;
+  /** 0..1 within this step. */
+  onProgress: (fraction: number) => void;
+  /** A fresh directory, removed after the step. */
+  tmpDir: string;
+}
+
+export type Step<N extends StepName> = (c: StepContext) => Promise<StepOutputs[N]>;
+
+/** The output of an earlier step; the runner guarantees order, so absence is a bug. */
+export function need<N extends StepName>(c: StepContext, name: N): StepOutputs[N] {
+  const out = c.done[name];
+  if (!out) throw new Error(`step "${name}" has not run before this one`);
+  return out as StepOutputs[N];
+}
+
+/** A MediaInput for an object written by an earlier step. */
+export async function storedInput(store: ObjectStore, key: string): Promise<MediaInput> {
+  const info = await store.head(key);
+  if (!info) throw new Error(`stored output "${key}" is missing`);
+  return {
+    location: await store.localPathOrUrl(key, 6 * 3600),
+    sizeBytes: info.size,
+    readBytes: (start, end) => readRange(store, key, start, end),
+  };
+}
+
+export async function readRange(
+  store: ObjectStore,
+  key: string,
+  start: number,
+  end: number,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await store.get(key, { start, end })) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -5,6 +5,8 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 /** bigint columns come back from pg as strings; we parse them where read. */
 type BigIntCol = ColumnType<string, number | bigint | string, number | bigint | string>;
+/** A bigint column with a default: optional on insert. (DefaultedBigIntCol would nest ColumnTypes.) */
+type DefaultedBigIntCol = ColumnType<string, number | bigint | string | undefined, number | bigint | string>;
 type Json<T> = ColumnType<T, T | string | undefined, T | string>;
 
 export const VIDEO_STATUSES = [
@@ -51,7 +53,7 @@ export interface UploadSessionsTable {
   total_bytes: BigIntCol;
   uploaded_count: Generated<number>;
   failed_count: Generated<number>;
-  uploaded_bytes: Generated<BigIntCol>;
+  uploaded_bytes: DefaultedBigIntCol;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   completed_at: NullableTimestamp;
@@ -65,7 +67,7 @@ export interface VideosTable {
   name: string;
   status: Generated<VideoStatus>;
   declared_size: BigIntCol;
-  received_bytes: Generated<BigIntCol>;
+  received_bytes: DefaultedBigIntCol;
   declared_type: string | null;
   mime_type: string | null;
   upload_id: string | null;

@@ -13,6 +13,7 @@ import type { App, RouteModule } from './route-module.ts';
 import { accountRoutes, healthRoutes } from './routes/account.ts';
 import { authRoutes } from './routes/auth.ts';
 import { timelineRoutes } from './routes/timeline.ts';
+import { uploadRoutes } from './routes/uploads.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -22,7 +23,7 @@ declare module 'fastify' {
 }
 
 /** Every area's routes. Each file registers the routes of one area. */
-const routeModules: RouteModule[] = [healthRoutes, authRoutes, accountRoutes, timelineRoutes];
+const routeModules: RouteModule[] = [healthRoutes, authRoutes, accountRoutes, timelineRoutes, uploadRoutes];
 
 export interface HttpServer {
   app: App;

@@ -1,0 +1,105 @@
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { sql } from 'kysely';
+import type { AppContext } from '../context.ts';
+import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { keys } from '../storage/object-store.ts';
+import { countInSession, publishUploadEvent } from './upload-state.ts';
+
+/**
+ * Where the bytes of a finished upload end up. With local-disk storage the tus file is renamed
+ * into the FsObjectStore's layout (`<storage root>/<key>`): both live under the data dir, so
+ * this is a cheap, atomic move. With S3 the tus store already wrote the object under this very
+ * key (tus-server.ts maps upload ids to it), so nothing moves.
+ */
+async function moveIntoStorage(ctx: AppContext, videoId: string, size: number): Promise<void> {
+  const { config } = ctx;
+  if (config.storage.driver !== 'fs') return;
+  const src = path.join(config.uploadsDir, videoId);
+  const dest = path.join(config.storage.root, keys.original(videoId));
+  await mkdir(path.dirname(dest), { recursive: true });
+  try {
+    await rename(src, dest);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EXDEV') {
+      await copyFile(src, `${dest}.partial`);
+      await rename(`${dest}.partial`, dest);
+      await rm(src, { force: true });
+      return;
+    }
+    // Moved already by a finish whose transaction did not commit (crash): the move is done.
+    if (code === 'ENOENT' && (await stat(dest).catch(() => undefined))?.size === size) return;
+    throw err;
+  }
+}
+
+/** True when the bytes of a finished upload are already in place under its storage key. */
+export async function storedOriginalSize(ctx: AppContext, videoId: string): Promise<number | undefined> {
+  if (ctx.config.storage.driver === 'fs') {
+    const st = await stat(path.join(ctx.config.storage.root, keys.original(videoId))).catch(() => undefined);
+    return st?.isFile() ? st.size : undefined;
+  }
+  return (await ctx.store.head(keys.original(videoId)))?.size;
+}
+
+/**
+ * Completes an upload whose last byte has arrived, in ONE transaction: the video goes
+ * uploading → uploaded (conditionally, so a repeated finish does nothing and returns false), the
+ * bytes are moved under the storage key before the commit (so `uploaded` always means stored),
+ * the session is counted, upload_metrics gets a row, and the processing job is enqueued under
+ * its job key (one job per video, however often this runs).
+ */
+export async function finishUpload(ctx: AppContext, videoId: string): Promise<boolean> {
+  const finished = await ctx.db.transaction().execute(async (tx) => {
+    const video = await tx
+      .selectFrom('videos')
+      .selectAll()
+      .where('id', '=', videoId)
+      .where('status', '=', 'uploading')
+      .forUpdate()
+      .executeTakeFirst();
+    if (!video) return false;
+    const size = Number(video.declared_size);
+    await moveIntoStorage(ctx, videoId, size);
+
+    const row = await tx
+      .updateTable('videos')
+      .set({
+        status: 'uploaded',
+        storage_key: keys.original(videoId),
+        received_bytes: size,
+        upload_progress: 100,
+        upload_completed_at: sql`now()`,
+        mime_type: sql`coalesce(mime_type, declared_type)`,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', videoId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await countInSession(tx, row.session_id, { uploaded: 1, bytes: size });
+
+    const started = row.upload_started_at ?? row.created_at;
+    const durationMs = Math.max(1, (row.upload_completed_at ?? new Date()).getTime() - started.getTime());
+    await tx
+      .insertInto('upload_metrics')
+      .values({
+        video_id: videoId,
+        user_id: row.user_id,
+        size_bytes: size,
+        duration_ms: durationMs,
+        bytes_per_second: (size * 1000) / durationMs,
+        resumes: row.upload_resumes,
+        error_type: null,
+      })
+      .execute();
+    await enqueue(tx, 'process_video', { videoId }, { jobKey: processJobKey(videoId) });
+    await publishUploadEvent(tx, row);
+    return true;
+  });
+  if (finished && ctx.config.storage.driver === 'fs') {
+    // The tus sidecar is only needed while bytes may still arrive.
+    await rm(path.join(ctx.config.uploadsDir, `${videoId}.json`), { force: true });
+  }
+  return finished;
+}

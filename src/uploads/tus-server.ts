@@ -1,0 +1,129 @@
+import { open } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { FileStore } from '@tus/file-store';
+import { S3Store } from '@tus/s3-store';
+import { Server } from '@tus/server';
+import type { DataStore, KvStore } from '@tus/utils';
+import type { AppContext } from '../context.ts';
+import type { VideoRow } from '../db/types.ts';
+import { keys } from '../storage/object-store.ts';
+import { finishUpload } from './finish.ts';
+import { PgLocker } from './pg-locker.ts';
+import { ClipdockUploadStore, tusError, uploadRequest } from './upload-store.ts';
+
+/** Where the tus endpoint is mounted; upload URLs are `<origin>/api/uploads/<videoId>`. */
+export const TUS_PATH = '/api/uploads';
+
+export interface TusService {
+  /** Serves one tus request. `video` is the caller's video, from the route's ownership check. */
+  handle(req: IncomingMessage, res: ServerResponse, video: VideoRow | undefined): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The S3 store's metadata cache, disabled: its default is per-process memory, which a second API
+ * node would not share (it would keep serving an upload another node removed).
+ */
+class NoCache<T> implements KvStore<T> {
+  async get(): Promise<T | undefined> {
+    return undefined;
+  }
+  async set(): Promise<void> {}
+  async delete(): Promise<void> {}
+}
+
+function innerStore(ctx: AppContext): {
+  store: DataStore;
+  innerId: (videoId: string) => string;
+  readHead?: (innerId: string, bytes: number) => Promise<Buffer>;
+} {
+  const { config } = ctx;
+  const expirationPeriodInMilliseconds = config.limits.uploadExpiryHours * 3600 * 1000;
+  if (config.storage.driver === 'fs') {
+    const directory = config.uploadsDir;
+    return {
+      store: new FileStore({ directory, expirationPeriodInMilliseconds }),
+      innerId: (videoId) => videoId,
+      async readHead(innerId, bytes) {
+        const fh = await open(path.join(directory, innerId), 'r');
+        try {
+          const buf = Buffer.alloc(bytes);
+          const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+          return buf.subarray(0, bytesRead);
+        } finally {
+          await fh.close();
+        }
+      },
+    };
+  }
+  const s3 = config.storage;
+  return {
+    // The multipart upload targets the video's original key itself, so a finished upload is
+    // already stored where the video expects it: no copy of a possibly 10 GiB object.
+    store: new S3Store({
+      partSize: 8 * 1024 * 1024,
+      expirationPeriodInMilliseconds,
+      cache: new NoCache(),
+      s3ClientConfig: {
+        bucket: s3.bucket,
+        region: s3.region,
+        ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+        forcePathStyle: s3.forcePathStyle,
+        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      },
+    }),
+    innerId: (videoId) => keys.original(videoId),
+  };
+}
+
+export async function createTusService(ctx: AppContext): Promise<TusService> {
+  const { config } = ctx;
+  const inner = innerStore(ctx);
+  const datastore = new ClipdockUploadStore(inner.store, {
+    ctx,
+    innerId: inner.innerId,
+    ...(inner.readHead ? { readHead: inner.readHead } : {}),
+  });
+  const locker = new PgLocker({ databaseUrl: ctx.databaseUrl, log: ctx.log });
+  await locker.start();
+  const origin = config.publicUrl?.replace(/\/+$/, '');
+
+  const server = new Server({
+    path: TUS_PATH,
+    datastore,
+    locker,
+    maxSize: config.limits.maxFileBytes,
+    respectForwardedHeaders: true,
+    generateUrl: (_req, { proto, host, path: p, id }) => `${origin ?? `${proto}://${host}`}${p}/${id}`,
+    // The route checked metadata.videoId (a uuid of the caller's video) before tus saw the request.
+    namingFunction: (_req, metadata) => {
+      const id = metadata?.videoId;
+      if (!id) throw tusError('UPLOAD_METADATA_MISSING');
+      return id;
+    },
+    onUploadFinish: async (_req, upload) => {
+      await finishUpload(ctx, upload.id);
+      return {};
+    },
+    onResponseError: (req, err) => {
+      const nodeRes = (req as { runtime?: { node?: { res?: ServerResponse } } }).runtime?.node?.res;
+      if ('status_code' in err) {
+        if (err.body.startsWith('{')) nodeRes?.setHeader('content-type', 'application/json; charset=utf-8');
+        return undefined;
+      }
+      ctx.log.error({ err }, 'tus request failed');
+      nodeRes?.setHeader('content-type', 'application/json; charset=utf-8');
+      return tusError('INTERNAL');
+    },
+  });
+
+  return {
+    handle(req, res, video) {
+      return video ? uploadRequest.run({ video }, () => server.handle(req, res)) : server.handle(req, res);
+    },
+    async stop() {
+      await locker.stop();
+    },
+  };
+}

@@ -1,0 +1,312 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type stream from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
+import { DataStore, ERRORS, Upload } from '@tus/utils';
+import { sql } from 'kysely';
+import type { AppContext } from '../context.ts';
+import type { VideoRow } from '../db/types.ts';
+import { ERRORS as APP_ERRORS, AppError, type ErrorCode } from '../errors.ts';
+import { finishUpload, storedOriginalSize } from './finish.ts';
+import { UploadProgress } from './progress.ts';
+import { SNIFF_BYTES, type SniffVerdict, sniffVideo } from './sniff.ts';
+import { endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
+
+/**
+ * Clipdock's tus DataStore: wraps the real one (FileStore or S3Store) and binds every tus
+ * operation to its video row. Upload id = video id.
+ *
+ * - create: only for the caller's video awaiting upload, with the declared length; the video
+ *   becomes `uploading` in the same transaction that checked it (under the tus lock).
+ * - write: the first bytes are held back and sniffed before any reaches the store; a file that
+ *   is not a video fails the request with 415 and the video with NOT_A_VIDEO. Progress is
+ *   written at a bounded rate.
+ * - remove (termination): the video is canceled, credits released, partial bytes scheduled for
+ *   deletion, in one transaction, then the partial upload is removed.
+ * - getUpload: also repairs an upload whose last byte arrived but whose finish did not commit
+ *   (crash), so a client resuming with HEAD sees it complete and the video becomes `uploaded`.
+ */
+
+/** What the HTTP layer already knows about the request: set per request, never shared. */
+export interface UploadRequestContext {
+  /** The caller's video, as read by the route's ownership check. */
+  video: VideoRow;
+}
+export const uploadRequest = new AsyncLocalStorage<UploadRequestContext>();
+
+/** An error in the shape tus renders ({status_code, body}), with our JSON error body. */
+export function tusError(code: ErrorCode, message?: string): { status_code: number; body: string } {
+  const err = new AppError(code, message);
+  return { status_code: err.status, body: JSON.stringify({ error: { code, message: err.message } }) };
+}
+
+const isTusError = (e: unknown, status: number) =>
+  typeof e === 'object' && e !== null && (e as { status_code?: number }).status_code === status;
+
+export interface UploadStoreDeps {
+  ctx: AppContext;
+  /** Maps a video id to the inner store's upload id (S3: the object key). */
+  innerId: (videoId: string) => string;
+  /** The first `bytes` bytes already stored for an upload, when the store can read them back. */
+  readHead?: (innerId: string, bytes: number) => Promise<Buffer>;
+}
+
+export class ClipdockUploadStore extends DataStore {
+  private readonly inner: DataStore;
+  private readonly deps: UploadStoreDeps;
+
+  constructor(inner: DataStore, deps: UploadStoreDeps) {
+    super();
+    this.inner = inner;
+    this.deps = deps;
+    // No deferred length (the size is declared up front) and no concatenation.
+    this.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration'];
+  }
+
+  private get ctx() {
+    return this.deps.ctx;
+  }
+
+  override async create(upload: Upload): Promise<Upload> {
+    const videoId = upload.id;
+    const userId = uploadRequest.getStore()?.video.user_id;
+    await this.ctx.db.transaction().execute(async (tx) => {
+      const video = await tx
+        .selectFrom('videos')
+        .selectAll()
+        .where('id', '=', videoId)
+        .$if(userId !== undefined, (q) => q.where('user_id', '=', userId!))
+        .forUpdate()
+        .executeTakeFirst();
+      if (!video) throw tusError('VIDEO_NOT_FOUND');
+      // `uploading` with nothing stored: a creation whose reply was lost (or a crash between the
+      // commit and the file), so the client may create it again.
+      const awaiting =
+        video.status === 'pending_upload' || (video.status === 'uploading' && !(await this.exists(videoId)));
+      if (!awaiting) {
+        throw tusError(
+          'VIDEO_NOT_AWAITING_UPLOAD',
+          `This video is ${video.status}, not waiting for an upload. Resume the existing upload with HEAD, or create a new upload session.`,
+        );
+      }
+      if (upload.size !== Number(video.declared_size)) {
+        throw tusError(
+          'UPLOAD_LENGTH_MISMATCH',
+          `Upload-Length is ${upload.size ?? 'deferred'} but the session declared ${video.declared_size} bytes for "${video.name}".`,
+        );
+      }
+      await this.inner.create(new Upload({ ...upload, id: this.deps.innerId(videoId) }));
+      const row = await tx
+        .updateTable('videos')
+        .set({
+          status: 'uploading',
+          upload_id: videoId,
+          upload_started_at: sql`now()`,
+          received_bytes: 0,
+          upload_progress: 0,
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', videoId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await publishUploadEvent(tx, row);
+    });
+    return upload;
+  }
+
+  private async exists(videoId: string): Promise<boolean> {
+    try {
+      await this.inner.getUpload(this.deps.innerId(videoId));
+      return true;
+    } catch (err) {
+      if (isTusError(err, 404) || isTusError(err, 410)) return false;
+      throw err;
+    }
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    try {
+      const upload = await this.inner.getUpload(this.deps.innerId(id));
+      upload.id = id;
+      const video = uploadRequest.getStore()?.video;
+      // Every byte is here but the finish never committed (a crash right after the last PATCH).
+      if (video?.status === 'uploading' && upload.size !== undefined && upload.offset === upload.size) {
+        await finishUpload(this.ctx, id);
+      }
+      return upload;
+    } catch (err) {
+      if (!(isTusError(err, 404) || isTusError(err, 410))) throw err;
+      const completed = await this.completedUpload(id);
+      if (completed) return completed;
+      throw err;
+    }
+  }
+
+  /** A finished upload's tus view (offset = size) once its bytes have moved to storage. */
+  private async completedUpload(id: string): Promise<Upload | undefined> {
+    const video = await this.ctx.db
+      .selectFrom('videos')
+      .select(['status', 'declared_size'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!video) return undefined;
+    const size = Number(video.declared_size);
+    if (video.status === 'uploading' && (await storedOriginalSize(this.ctx, id)) === size) {
+      await finishUpload(this.ctx, id);
+    } else if (
+      ['pending_upload', 'uploading', 'failed', 'canceled', 'upload_expired'].includes(video.status)
+    ) {
+      return undefined;
+    }
+    return new Upload({ id, size, offset: size });
+  }
+
+  override async write(readable: stream.Readable, id: string, offset: number): Promise<number> {
+    const video = uploadRequest.getStore()?.video ?? (await this.loadVideo(id));
+    const size = Number(video.declared_size);
+    const progress = new UploadProgress(this.ctx.db, this.ctx.log, id, size);
+    const target = Math.min(SNIFF_BYTES, size);
+    const needsSniff = video.mime_type === null && offset < target;
+    let prefix: Buffer = Buffer.alloc(0);
+    if (needsSniff && offset > 0) {
+      // An earlier request stored fewer bytes than the verdict needs: look at them again.
+      prefix = (await this.deps.readHead?.(this.deps.innerId(id), offset)) ?? Buffer.alloc(0);
+    }
+    const meter = new UploadMeter({
+      offset,
+      size,
+      sniff: needsSniff && prefix.length === offset ? { prefix, target } : undefined,
+      progress,
+    });
+    // Errors flow from the body to the meter only: a refusal must not destroy tus' own streams,
+    // or tus would report their premature close instead of our 415.
+    readable.on('error', (err) => meter.destroy(err));
+    readable.on('close', () => {
+      if (!readable.readableEnded) meter.destroy(new Error('request body closed early'));
+    });
+    readable.pipe(meter);
+    let newOffset: number;
+    try {
+      newOffset = await this.inner.write(meter, this.deps.innerId(id), offset);
+    } catch (err) {
+      const verdict = meter.rejected;
+      if (verdict?.kind === 'not_video') {
+        const message = `"${video.name}" is not a video: it looks like ${verdict.looksLike}. Upload the video file itself (MP4, MOV, WebM, MKV, ...).`;
+        await this.ctx.db.transaction().execute((tx) =>
+          endUnfinishedUpload(tx, this.ctx.config, id, {
+            status: 'failed',
+            errorCode: 'NOT_A_VIDEO',
+            errorMessage: message,
+            reason: 'upload is not a video',
+          }),
+        );
+        throw tusError('NOT_A_VIDEO', message);
+      }
+      throw err;
+    }
+    progress.mime = meter.accepted?.kind === 'video' ? meter.accepted.mime : undefined;
+    await progress.flush(newOffset);
+    return newOffset;
+  }
+
+  private async loadVideo(id: string): Promise<VideoRow> {
+    const video = await this.ctx.db.selectFrom('videos').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!video) throw tusError('UPLOAD_NOT_FOUND');
+    return video;
+  }
+
+  override async remove(id: string): Promise<void> {
+    const canceled = await this.ctx.db.transaction().execute((tx) =>
+      endUnfinishedUpload(tx, this.ctx.config, id, {
+        status: 'canceled',
+        reason: 'upload terminated by the client',
+      }),
+    );
+    if (!canceled) throw tusError('VIDEO_NOT_AWAITING_UPLOAD', APP_ERRORS.VIDEO_NOT_AWAITING_UPLOAD[1]);
+    try {
+      await this.inner.remove(this.deps.innerId(id));
+    } catch (err) {
+      // Nothing stored yet (terminated before creation), or already gone: the cleanup job
+      // scheduled with the cancel deletes whatever is left either way.
+      if (!isTusError(err, 404) && !isTusError(err, 410)) {
+        this.ctx.log.warn({ err, videoId: id }, 'could not remove a terminated upload now; cleanup will');
+      }
+    }
+  }
+
+  override async declareUploadLength(): Promise<void> {
+    throw ERRORS.UNSUPPORTED_CREATION_DEFER_LENGTH_EXTENSION;
+  }
+
+  /** Expiry is decided by the database (expire_uploads task), which also settles credits. */
+  override async deleteExpired(): Promise<number> {
+    return 0;
+  }
+
+  override getExpiration(): number {
+    return this.inner.getExpiration();
+  }
+}
+
+/**
+ * Sits between the request body and the store: counts bytes for progress and, at the start of a
+ * file, holds bytes back until the sniffer has ruled, so a non-video never reaches the store.
+ */
+class UploadMeter extends Transform {
+  private received = 0;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private readonly opts: {
+    offset: number;
+    size: number;
+    sniff: { prefix: Buffer; target: number } | undefined;
+    progress: UploadProgress;
+  };
+  accepted: SniffVerdict | undefined;
+  rejected: SniffVerdict | undefined;
+
+  constructor(opts: UploadMeter['opts']) {
+    super();
+    this.opts = opts;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.received += chunk.length;
+    this.opts.progress.report(this.opts.offset + this.received);
+    const sniff = this.opts.sniff;
+    if (!sniff || this.accepted) {
+      cb(null, chunk);
+      return;
+    }
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (sniff.prefix.length + this.heldBytes < sniff.target) cb();
+    else this.decide(true, cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (!this.opts.sniff || this.accepted) cb();
+    else this.decide(this.opts.offset + this.received >= this.opts.size, cb);
+  }
+
+  /** `final`: no more bytes will come for the verdict (the window is full or the file complete). */
+  private decide(final: boolean, cb: TransformCallback): void {
+    const sniff = this.opts.sniff!;
+    const head = Buffer.concat([sniff.prefix, ...this.held]).subarray(0, sniff.target);
+    sniffVideo(head, final).then(
+      (verdict) => {
+        if (verdict.kind === 'not_video') {
+          this.rejected = verdict;
+          this.held = [];
+          cb(new Error(`not a video: ${verdict.looksLike}`));
+          return;
+        }
+        if (verdict.kind === 'video') this.accepted = verdict;
+        for (const b of this.held) this.push(b);
+        this.held = [];
+        this.heldBytes = 0;
+        cb();
+      },
+      (err: unknown) => cb(err as Error),
+    );
+  }
+}

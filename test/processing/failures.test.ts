@@ -1,0 +1,52 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
+import { BAD_FILES } from '../media/fixtures.ts';
+import { analysisRow, credits, reservations, uploadedVideo, waitForStatus } from './helpers.ts';
+
+let server: TestServer;
+let dir: string;
+beforeAll(async () => {
+  server = await startTestServer({ STARTING_CREDITS: '100', CREDITS_PER_VIDEO: '10', FFMPEG_THREADS: '1' });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-bad-'));
+});
+afterAll(async () => {
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('files that are not usable videos fail at once, with a code per cause, and cost nothing', () => {
+  it('gives each bad file its own code', () => {
+    const codes = Object.values(BAD_FILES).map((b) => b.code);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+
+  for (const [kind, bad] of Object.entries(BAD_FILES)) {
+    it(`${kind} (${bad.file}) → ${bad.code}`, { timeout: 120_000 }, async () => {
+      const user = await signUp(server.url);
+      const file = path.join(await mkdtemp(path.join(dir, `${kind}-`)), bad.file);
+      await bad.make(file, path.dirname(file));
+      const videoId = await uploadedVideo(server, user.user.id, file);
+      const v = await waitForStatus(server.node.ctx.db, videoId, ['ready', 'failed']);
+      expect(v.status).toBe('failed');
+      expect(v.error_code).toBe(bad.code);
+      expect(v.error_message).toBeTruthy();
+      // Permanent: no retry was scheduled.
+      expect(v.retry_count).toBe(0);
+      const a = await analysisRow(server.node.ctx.db, videoId);
+      expect(a?.error_code).toBe(bad.code);
+      expect(a?.retry_after).toBeNull();
+      expect(await reservations(server.node.ctx.db, videoId)).toEqual([{ state: 'released', amount: 10 }]);
+      expect(await credits(server.node.ctx.db, user.user.id)).toEqual({ balance: 100, reserved: 0 });
+
+      const res = await user.api(`/api/videos/${videoId}`);
+      if (res.status === 200) {
+        const body = (await res.json()) as { video?: { error?: { code: string } }; error?: { code: string } };
+        const err = body.video?.error ?? body.error;
+        if (err) expect(err.code).toBe(bad.code);
+      }
+    });
+  }
+});

@@ -5,8 +5,12 @@ import type { AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import type { VideoEventBus } from './events/event-bus.ts';
+import { LiveHub } from './events/live-hub.ts';
+import { PgEventBus } from './events/pg-event-bus.ts';
 import { buildHttpServer, type HttpServer } from './http/app.ts';
 import { webRoutes } from './http/routes/web.ts';
+import { wsRoutes } from './http/routes/ws.ts';
 import { workerCrontab, workerTasks } from './jobs/tasks.ts';
 import { startWorker, type WorkerHandle } from './jobs/worker.ts';
 import { createObjectStore } from './storage/index.ts';
@@ -16,6 +20,8 @@ export interface Clipdock {
   url: string | undefined;
   ctx: AppContext;
   http: HttpServer | undefined;
+  /** The live-status machinery of an API node: its event listener and its WebSocket clients. */
+  live: { bus: VideoEventBus; hub: LiveHub } | undefined;
   stop(): Promise<void>;
 }
 
@@ -61,13 +67,28 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
 
     let http: HttpServer | undefined;
     let url: string | undefined;
+    let live: Clipdock['live'];
     if (config.role !== 'worker') {
-      http = await buildHttpServer(ctx, [webRoutes]);
+      // Listening before serving: a client's first snapshot is read after the LISTEN, so every
+      // change after it arrives as an event.
+      const bus = new PgEventBus({ databaseUrl, log: log.child({ component: 'events' }) });
+      await bus.start();
+      stack.push(() => bus.stop());
+      const hub = new LiveHub({
+        bus,
+        db: ctx.db,
+        log,
+        pingIntervalMs: config.livePingIntervalSeconds * 1000,
+      });
+      hub.start();
+      stack.push(async () => hub.stop());
+      live = { bus, hub };
+      http = await buildHttpServer(ctx, [wsRoutes(hub), webRoutes]);
       stack.push(() => http!.close());
       const address = await http.app.listen({ port: config.port, host: config.host });
       url = config.publicUrl ?? address.replace(/\/\/(0\.0\.0\.0|127\.0\.0\.1|\[::1?\])/, '//localhost');
     }
-    return { url, ctx, http, stop };
+    return { url, ctx, http, live, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,4 +1,5 @@
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController } from 'fastify';
 import {
   jsonSchemaTransform,
@@ -14,6 +15,7 @@ import { accountRoutes, healthRoutes } from './routes/account.ts';
 import { authRoutes } from './routes/auth.ts';
 import { timelineRoutes } from './routes/timeline.ts';
 import { uploadRoutes } from './routes/uploads.ts';
+import { videoRoutes } from './routes/videos.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -23,7 +25,14 @@ declare module 'fastify' {
 }
 
 /** Every area's routes. Each file registers the routes of one area. */
-const routeModules: RouteModule[] = [healthRoutes, authRoutes, accountRoutes, timelineRoutes, uploadRoutes];
+const routeModules: RouteModule[] = [
+  healthRoutes,
+  authRoutes,
+  accountRoutes,
+  timelineRoutes,
+  uploadRoutes,
+  videoRoutes,
+];
 
 export interface HttpServer {
   app: App;
@@ -69,6 +78,13 @@ export async function buildHttpServer(ctx: AppContext, extra: RouteModule[] = []
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
     app.swagger(),
   );
+  // The API reference is public: every route of the UI plugin opts out of the token check.
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...route.config, public: true };
+    });
+    await docs.register(swaggerUi, { routePrefix: '/api/docs' });
+  });
 
   return {
     app,

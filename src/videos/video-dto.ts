@@ -1,0 +1,137 @@
+import type { VideoStatus } from '../db/types.ts';
+import type { VideoEvent } from '../events/video-events.ts';
+import { outputPath } from '../processing/presenter.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+
+/**
+ * One video as every reader sees it — library list, detail, batch status and the WebSocket
+ * snapshot — so the states they show can never disagree. Built from `VideoStateRow`
+ * (repository.ts), which joins the video with its analysis in the same query.
+ */
+export interface VideoDto {
+  id: string;
+  name: string;
+  status: VideoStatus;
+  /** The processing step under way (or where it failed); null otherwise. */
+  step: string | null;
+  /** 0–100: upload progress while uploading, processing progress while processing. */
+  progress: number;
+  error: { code: string; message: string } | null;
+  projectId: string;
+  sessionId: string | null;
+  /** Bytes, as declared when the upload session was created. */
+  size: number;
+  mimeType: string | null;
+  durationSeconds: number | null;
+  /** URL of the poster image, once the video is ready. */
+  posterUrl: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The columns every video read selects; see `stateColumns` in repository.ts. */
+export interface VideoStateRow {
+  id: string;
+  user_id: string;
+  name: string;
+  status: VideoStatus;
+  project_id: string;
+  session_id: string | null;
+  declared_size: string;
+  mime_type: string | null;
+  declared_type: string | null;
+  upload_progress: number;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: Date;
+  updated_at: Date;
+  processing_step: string | null;
+  overall_progress: number | null;
+  analysis_error_code: string | null;
+  analysis_error_message: string | null;
+  duration_seconds: number | string | null;
+  poster_key: string | null;
+}
+
+/** The one definition of `progress` (0–100, whole numbers). */
+export function progressOf(row: VideoStateRow): number {
+  const p = (() => {
+    switch (row.status) {
+      case 'pending_upload':
+        return 0;
+      case 'uploading':
+      case 'canceled':
+      case 'upload_expired':
+        return row.upload_progress;
+      case 'uploaded':
+      case 'ready':
+        return 100;
+      case 'processing':
+        return row.overall_progress ?? 0;
+      case 'failed':
+        return row.processing_step ? (row.overall_progress ?? 0) : row.upload_progress;
+    }
+  })();
+  return Math.max(0, Math.min(100, Math.round(p)));
+}
+
+function errorOf(row: VideoStateRow): VideoDto['error'] {
+  if (row.error_code) return { code: row.error_code, message: row.error_message ?? '' };
+  if (row.status === 'failed' && row.analysis_error_code) {
+    return { code: row.analysis_error_code, message: row.analysis_error_message ?? '' };
+  }
+  return null;
+}
+
+/** Everything of the DTO that needs no storage call (the live snapshot sends this). */
+export function presentVideoState(row: VideoStateRow): Omit<VideoDto, 'posterUrl'> {
+  const duration = row.duration_seconds === null ? null : Number(row.duration_seconds);
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    step: row.status === 'processing' || row.status === 'failed' ? row.processing_step : null,
+    progress: progressOf(row),
+    error: errorOf(row),
+    projectId: row.project_id,
+    sessionId: row.session_id,
+    size: Number(row.declared_size),
+    mimeType: row.mime_type ?? row.declared_type,
+    durationSeconds: duration !== null && Number.isFinite(duration) ? duration : null,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export async function presentVideo(row: VideoStateRow, store: ObjectStore): Promise<VideoDto> {
+  let posterUrl: string | null = null;
+  if (row.status === 'ready' && row.poster_key) {
+    posterUrl =
+      (await store.signedUrl(row.poster_key, 3600)) ??
+      outputPath(row.id, row.poster_key.slice(row.poster_key.lastIndexOf('/') + 1));
+  }
+  return { ...presentVideoState(row), posterUrl };
+}
+
+export const presentVideos = (rows: VideoStateRow[], store: ObjectStore) =>
+  Promise.all(rows.map((r) => presentVideo(r, store)));
+
+/** The event that announces a video's current state (rename, or anything read back after a change). */
+export function videoEventOf(
+  row: VideoStateRow,
+  dto: Omit<VideoDto, 'posterUrl'>,
+  extra: { name?: string } = {},
+): VideoEvent {
+  return {
+    videoId: dto.id,
+    userId: row.user_id,
+    projectId: dto.projectId,
+    sessionId: dto.sessionId,
+    status: dto.status,
+    step: dto.step,
+    progress: dto.progress,
+    error: dto.error,
+    updatedAt: dto.updatedAt,
+    ...extra,
+  };
+}

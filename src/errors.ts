@@ -19,6 +19,7 @@ export const ERRORS = {
   VIDEO_NOT_READY: [409, 'This video is not ready yet.'],
   UPLOAD_LENGTH_MISMATCH: [400, 'The upload length differs from the size declared in the upload session.'],
   UPLOAD_METADATA_MISSING: [400, 'Send the upload metadata returned by POST /api/upload-sessions.'],
+  UPLOAD_EXPIRED: [410, 'This upload did not finish in time and was discarded. Upload the file again.'],
   UPLOAD_LOCKED: [423, 'Another request is writing to this upload. Try again in a moment.'],
   TOO_MANY_FILES: [400, 'Too many files in one upload session.'],
   FILE_TOO_LARGE: [413, 'A file is larger than the per-file limit.'],

@@ -2,6 +2,7 @@ import { runCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
 import { recoverStalledVideos } from '../processing/recovery.ts';
 import { processVideo } from '../processing/runner.ts';
+import { expireUploads } from '../uploads/expire.ts';
 import type { Tasks } from './worker.ts';
 
 /** The worker's task list: job name → the domain function that runs it. */
@@ -16,6 +17,9 @@ export function workerTasks(ctx: AppContext): Tasks {
     cleanup_storage: async () => {
       await runCleanup(ctx);
     },
+    expire_uploads: async () => {
+      await expireUploads(ctx);
+    },
   };
 }
 
@@ -26,4 +30,5 @@ export function workerTasks(ctx: AppContext): Tasks {
 export const workerCrontab = [
   '* * * * * recover_processing ?jobKey=recover_processing&jobKeyMode=preserve_run_at',
   '*/15 * * * * cleanup_storage ?jobKey=cleanup_storage&jobKeyMode=preserve_run_at',
+  '*/10 * * * * expire_uploads ?jobKey=expire_uploads&jobKeyMode=preserve_run_at',
 ].join('\n');

@@ -1,0 +1,258 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { artifactsDir, ensureWebBuilt, launchBrowser, makeMedia, type TestMedia } from './harness.ts';
+
+/**
+ * The web app as a person uses it, in a real Chromium against a real server (embedded
+ * PostgreSQL, in-process worker, real ffmpeg). The steps share one page and run in order.
+ */
+let server: TestServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let cdp: CDPSession;
+let media: TestMedia;
+let mediaDir: string;
+const wsFrames: Array<{ videoId?: string; status?: string; type?: string }> = [];
+
+const row = (name: string) => page.locator(`[data-testid=upload-row][data-name="${name}"]`);
+const item = (section: string, name: string) =>
+  page.locator(`[data-testid=${section}-section] [data-testid=video-item][data-name="${name}"]`);
+const shot = (name: string) =>
+  page.screenshot({ path: path.join(artifactsDir, `${name}.png`), fullPage: true });
+/** Throttles uploads (bytes per second) through the DevTools protocol; -1 lifts the limit. */
+const throttle = (bytesPerSecond: number) =>
+  cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
+const names = (p: string) => path.basename(p);
+
+beforeAll(async () => {
+  mediaDir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-browser-media-'));
+  [media] = await Promise.all([
+    makeMedia(mediaDir),
+    ensureWebBuilt(),
+    mkdir(artifactsDir, { recursive: true }),
+  ]);
+  server = await startTestServer({ WORKER_CONCURRENCY: '2' });
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', (f) => {
+      try {
+        wsFrames.push(JSON.parse(String(f.payload)));
+      } catch {
+        // Not JSON: not ours to check.
+      }
+    });
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
+});
+
+describe('web app in a real browser', () => {
+  it('signs up', async () => {
+    await page.goto(server.url);
+    await page.getByLabel('Email').fill('casey@example.com');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await shot('01-sign-up');
+    await page.getByRole('button', { name: 'Create account' }).last().click();
+    await page.getByText('Upload videos').waitFor();
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('credits-balance').textContent()).toMatch(/^\d+$/);
+    // Marks this page load: if the page reloads, the mark is gone.
+    await page.evaluate(() => {
+      (window as unknown as { __sameLoad: boolean }).__sameLoad = true;
+    });
+  });
+
+  it('refuses the fake in the browser and uploads four videos in parallel, each on its own bar', async () => {
+    await throttle(120 * 1024);
+    const files = [media.mp4, media.mov, media.hevc, media.webm, media.fake];
+    await page.getByTestId('file-input').setInputFiles(files);
+
+    const fake = row(names(media.fake));
+    await expect.poll(() => fake.getAttribute('data-state')).toBe('refused');
+    expect(await fake.getByTestId('row-reason').textContent()).toMatch(/not a video/i);
+
+    // Several named bars in flight at once (concurrency 3).
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=upload-row][data-state=uploading]').length >= 2,
+      undefined,
+      { timeout: 30_000 },
+    );
+    for (const f of files.slice(0, 4)) {
+      expect(
+        await row(names(f))
+          .getByRole('progressbar', { name: `Upload of ${names(f)}` })
+          .count(),
+      ).toBe(1);
+    }
+    await shot('02-uploading');
+    for (const f of files.slice(0, 4)) {
+      await row(names(f)).and(page.locator('[data-state=complete]')).waitFor({ timeout: 60_000 });
+    }
+    await throttle(-1);
+    expect(await page.getByTestId('overall-count').textContent()).toBe('4 of 4 complete');
+  });
+
+  it('shows all four reaching Ready through the socket, without a reload', async () => {
+    for (const f of [media.mp4, media.mov, media.hevc, media.webm]) {
+      await item('ready', names(f)).waitFor({ timeout: 240_000 });
+    }
+    expect(await page.evaluate(() => (window as unknown as { __sameLoad?: boolean }).__sameLoad)).toBe(true);
+    expect(wsFrames.some((f) => f.type === 'video.status' && f.status === 'ready')).toBe(true);
+    await shot('03-dashboard-ready');
+  });
+
+  it('previews a ready video: it plays', async () => {
+    await page.getByRole('button', { name: `Preview ${names(media.mov)}` }).click();
+    const video = page.getByTestId('preview-video');
+    await video.waitFor();
+    await page.waitForFunction(
+      () =>
+        ((document.querySelector('[data-testid=preview-video]') as HTMLVideoElement | null)?.currentTime ??
+          0) > 0.5,
+      undefined,
+      { timeout: 30_000 },
+    );
+    await shot('04-preview');
+    await page.getByRole('button', { name: 'Close preview' }).click();
+  });
+
+  it('shows why a video failed on the server, and Retry runs it again', async () => {
+    await page.getByTestId('file-input').setInputFiles(media.corrupt);
+    const name = names(media.corrupt);
+    const failed = item('failed', name);
+    await failed.waitFor({ timeout: 120_000 });
+    const reason = await failed.getByTestId('failure-reason').textContent();
+    expect(reason?.length).toBeGreaterThan(10);
+    await shot('05-failed');
+
+    const id = await page.evaluate(async (n) => {
+      const res = await fetch('/api/videos?limit=50', {
+        headers: { authorization: `Bearer ${localStorage.getItem('clipdock.token')}` },
+      });
+      const body = (await res.json()) as { videos: Array<{ id: string; name: string }> };
+      return body.videos.find((v) => v.name === n)?.id;
+    }, name);
+    expect(id).toBeTruthy();
+    const before = wsFrames.length;
+    await failed.getByRole('button', { name: `Retry ${name}` }).click();
+    // The retry re-runs processing (the socket says so), and the file, still corrupt, fails again.
+    await expect
+      .poll(() => wsFrames.slice(before).some((f) => f.videoId === id && f.status === 'processing'), {
+        timeout: 60_000,
+      })
+      .toBe(true);
+    await expect
+      .poll(() => wsFrames.slice(before).some((f) => f.videoId === id && f.status === 'failed'), {
+        timeout: 120_000,
+      })
+      .toBe(true);
+    await failed.waitFor();
+  });
+
+  it('shows a banner when the network drops, then resumes the upload and completes it', async () => {
+    await throttle(3 * 1024 * 1024);
+    await page.getByTestId('file-input').setInputFiles(media.big1);
+    const r = row(names(media.big1));
+    await page.waitForFunction(
+      (n) => {
+        const bar = document.querySelector(`[data-testid=upload-row][data-name="${n}"] [role=progressbar]`);
+        return Number(bar?.getAttribute('aria-valuenow')) >= 10;
+      },
+      names(media.big1),
+      { timeout: 60_000 },
+    );
+    await context.setOffline(true);
+    const banner = page.getByTestId('offline-banner');
+    await banner.waitFor({ timeout: 30_000 });
+    expect(await banner.textContent()).toContain('Connection lost — uploads will resume automatically');
+    await expect.poll(() => r.getAttribute('data-state'), { timeout: 30_000 }).toBe('offline');
+    await shot('06-offline');
+    await context.setOffline(false);
+    await r.and(page.locator('[data-state=complete]')).waitFor({ timeout: 120_000 });
+    await banner.waitFor({ state: 'detached' });
+  });
+
+  it('continues an upload after a reload from the server offset, once the file is picked again', async () => {
+    await throttle(3 * 1024 * 1024);
+    const name = names(media.big2);
+    await page.getByTestId('file-input').setInputFiles(media.big2);
+    // Wait until at least one 10 MiB chunk is stored on the server.
+    await page.waitForFunction(
+      (n) => {
+        const all = JSON.parse(localStorage.getItem('clipdock.uploads.v1') ?? '{}') as Record<
+          string,
+          { name: string; bytesSent: number }
+        >;
+        return Object.values(all).some((r) => r.name === n && r.bytesSent > 0);
+      },
+      name,
+      { timeout: 60_000 },
+    );
+    await page.reload();
+    await throttle(-1);
+    const r = row(name);
+    await expect.poll(() => r.getAttribute('data-state'), { timeout: 30_000 }).toBe('awaiting_file');
+    await shot('07-interrupted');
+
+    const patchOffsets: number[] = [];
+    const headOffsets: number[] = [];
+    page.on('request', (req) => {
+      if (req.method() === 'PATCH') patchOffsets.push(Number(req.headers()['upload-offset']));
+    });
+    page.on('response', (res) => {
+      if (res.request().method() === 'HEAD') headOffsets.push(Number(res.headers()['upload-offset']));
+    });
+    await page.getByTestId('file-input').setInputFiles(media.big2);
+    await r.and(page.locator('[data-state=complete]')).waitFor({ timeout: 120_000 });
+    expect(headOffsets[0]).toBeGreaterThan(0);
+    expect(patchOffsets[0]).toBe(headOffsets[0]);
+    expect(patchOffsets.every((o) => o > 0)).toBe(true);
+    expect(await r.getByTestId('resumed-from').textContent()).toMatch(/resumed at/);
+  });
+
+  it('adds clips to the timeline, reorders them by keyboard, and the order survives a reload', async () => {
+    const a = names(media.mp4);
+    const b = names(media.webm);
+    await page
+      .getByRole('button', { name: `Add ${a} to timeline` })
+      .first()
+      .click();
+    await page
+      .getByRole('button', { name: `Add ${b} to timeline` })
+      .first()
+      .click();
+    await page.getByRole('link', { name: 'Timeline' }).click();
+    const order = () =>
+      page.getByTestId('timeline-item').evaluateAll((els) => els.map((e) => e.getAttribute('data-name')));
+    await expect.poll(order).toEqual([a, b]);
+    await page.getByTestId('timeline-item').nth(1).focus();
+    await page.keyboard.press('Alt+ArrowUp');
+    await expect.poll(order).toEqual([b, a]);
+    await page.getByText(/saved/).waitFor();
+    await shot('08-timeline');
+    await page.reload();
+    await expect.poll(order, { timeout: 20_000 }).toEqual([b, a]);
+
+    await page.getByRole('link', { name: 'Library' }).click();
+    await page.getByTestId('library-tile').first().waitFor();
+    await shot('09-library');
+  });
+});

@@ -1,0 +1,258 @@
+import { randomFill } from 'node:crypto';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { rssOf, type ServerProcess, sampleRss, startServer } from './lib/child.ts';
+import { MiB, printTable, section } from './lib/table.ts';
+import { jsonRequest, tusUpload, type UploadTarget } from './lib/tus-client.ts';
+
+/**
+ * Upload throughput: Clipdock's tus endpoint beside a bare pipeline(req, createWriteStream) sink
+ * and a bare @tus/server + FileStore, each in its own process, all driven by the same lean
+ * client, interleaved (rep by rep, mode by mode) so background load hits all three alike.
+ *
+ * Env: BENCH_UPLOAD_MIB (file size, default 1024), BENCH_REPEATS (default 3; the best run counts).
+ */
+const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MiB;
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const CHUNK = 10 * MiB;
+const CONCURRENCY = 8;
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const DATA = path.join(ROOT, 'bench', '.data');
+
+interface Mode {
+  key: 'chunked' | 'single' | 'concurrent';
+  label: string;
+  chunk: number;
+  uploads: number;
+}
+const MODES: Mode[] = [
+  { key: 'chunked', label: '10 MiB chunks', chunk: CHUNK, uploads: 1 },
+  { key: 'single', label: 'one PATCH', chunk: Number.POSITIVE_INFINITY, uploads: 1 },
+  {
+    key: 'concurrent',
+    label: `${CONCURRENCY}× concurrent, 10 MiB chunks`,
+    chunk: CHUNK,
+    uploads: CONCURRENCY,
+  },
+];
+
+/** One server under test: how to start it, where to upload, how to free its disk between runs. */
+interface Subject {
+  name: string;
+  server: ServerProcess;
+  targets(count: number): Promise<UploadTarget[]>;
+  clear(): Promise<void>;
+}
+
+async function emptyDir(dir: string): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    await rm(path.join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+async function bareSubject(name: string, script: string, dir: string): Promise<Subject> {
+  const server = await startServer({
+    name,
+    script: path.join(ROOT, 'bench', 'servers', script),
+    args: [dir],
+    ready: /LISTENING (\d+)/,
+  });
+  return {
+    name,
+    server,
+    targets: async (count) => Array.from({ length: count }, () => ({ endpoint: `${server.url}/files` })),
+    clear: () => emptyDir(dir),
+  };
+}
+
+/** A real Clipdock node (`node src/main.ts`, embedded PostgreSQL, local-disk storage). */
+async function clipdockSubject(dataDir: string): Promise<Subject> {
+  const env: Record<string, string> = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    CLIPDOCK_DATA_DIR: dataDir,
+    // The API alone: the worker would start probing the (random) uploads mid-measurement.
+    CLIPDOCK_ROLE: 'api',
+    LOG_LEVEL: 'warn',
+    STARTING_CREDITS: '1000000',
+    STORAGE_QUOTA_BYTES: String(1024 ** 4),
+    MAX_FILES_PER_SESSION: String(CONCURRENCY),
+    DATABASE_URL: '',
+    STORAGE_DRIVER: 'fs',
+  };
+  const server = await startServer({
+    name: 'Clipdock',
+    script: path.join(ROOT, 'src', 'main.ts'),
+    cwd: ROOT,
+    env,
+    ready: /Clipdock is ready: https?:\/\/[^\s:]+:(\d+)/,
+    timeoutMs: 180_000,
+  });
+  const signup = await jsonRequest<{ token: string }>('POST', `${server.url}/api/auth/signup`, {
+    email: `bench-${Date.now()}@example.com`,
+    password: 'bench password 123',
+  });
+  if (signup.status !== 201) throw new Error(`Clipdock signup failed: ${signup.status}`);
+  const auth = { authorization: `Bearer ${signup.json.token}` };
+  return {
+    name: 'Clipdock',
+    server,
+    async targets(count) {
+      const res = await jsonRequest<{
+        files: Array<{ upload: { endpoint: string; metadata: Record<string, string> } }>;
+      }>(
+        'POST',
+        `${server.url}/api/upload-sessions`,
+        {
+          files: Array.from({ length: count }, (_, i) => ({
+            name: `bench-${i}.mp4`,
+            size: SIZE,
+            type: 'video/mp4',
+          })),
+        },
+        auth,
+      );
+      if (res.status !== 201)
+        throw new Error(`upload session refused: ${res.status} ${JSON.stringify(res.json)}`);
+      return res.json.files.map((f) => ({
+        endpoint: f.upload.endpoint,
+        metadata: f.upload.metadata,
+        headers: auth,
+      }));
+    },
+    // Finished uploads are renamed into storage; the database rows stay (they are tiny).
+    clear: () => emptyDir(path.join(dataDir, 'storage', 'videos')),
+  };
+}
+
+/** An input the content sniffer accepts: an MP4 `ftyp` box, then random bytes. */
+async function makeInput(file: string): Promise<void> {
+  const fh = await open(file, 'w');
+  try {
+    const ftyp = Buffer.alloc(24);
+    ftyp.writeUInt32BE(24, 0);
+    ftyp.write('ftypisom', 4, 'latin1');
+    ftyp.writeUInt32BE(0x200, 12);
+    ftyp.write('isommp41', 16, 'latin1');
+    await fh.write(ftyp);
+    const buf = Buffer.alloc(8 * MiB);
+    for (let written = ftyp.length; written < SIZE; ) {
+      const n = Math.min(buf.length, SIZE - written);
+      await promisify(randomFill)(buf);
+      await fh.write(buf, 0, n);
+      written += n;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function measure(subject: Subject, input: string, mode: Mode): Promise<number> {
+  const targets = await subject.targets(mode.uploads);
+  const t0 = performance.now();
+  await Promise.all(targets.map((t) => tusUpload(t, input, SIZE, mode.chunk)));
+  const seconds = (performance.now() - t0) / 1000;
+  await subject.clear();
+  return (mode.uploads * SIZE) / MiB / seconds;
+}
+
+const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toFixed(digits));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function run(): Promise<void> {
+  section(`Uploads: ${SIZE / MiB} MiB per file, best of ${REPEATS}`);
+  const runDir = path.join(DATA, `uploads-${process.pid}-${Date.now()}`);
+  await mkdir(runDir, { recursive: true });
+  const subjects: Subject[] = [];
+  const cleanup = async () => {
+    for (const s of subjects) await s.server.stop().catch(() => {});
+    await rm(runDir, { recursive: true, force: true });
+  };
+  const onSignal = () => {
+    cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const input = path.join(runDir, 'input.mp4');
+    console.log(`generating ${SIZE / MiB} MiB input ...`);
+    await makeInput(input);
+
+    subjects.push(await bareSubject('bare sink', 'bare-sink.ts', path.join(runDir, 'sink')));
+    subjects.push(await bareSubject('bare @tus/server', 'bare-tus.ts', path.join(runDir, 'tus')));
+    console.log('starting Clipdock (embedded PostgreSQL) ...');
+    subjects.push(await clipdockSubject(path.join(runDir, 'clipdock')));
+
+    const before = new Map<Subject, number>();
+    const samplers = new Map<Subject, ReturnType<typeof sampleRss>>();
+    for (const s of subjects) {
+      before.set(s, await rssOf(s.server.pid));
+      samplers.set(s, sampleRss(s.server.pid));
+    }
+
+    const results = new Map<string, number[]>();
+    const key = (s: Subject, m: Mode) => `${s.name}/${m.key}`;
+    for (let rep = 1; rep <= REPEATS; rep++) {
+      for (const mode of MODES) {
+        for (const s of subjects) {
+          const mibs = await measure(s, input, mode);
+          results.set(key(s, mode), [...(results.get(key(s, mode)) ?? []), mibs]);
+          console.log(
+            `  run ${rep}/${REPEATS}  ${mode.label.padEnd(28)} ${s.name.padEnd(18)} ${fmt(mibs)} MiB/s`,
+          );
+        }
+      }
+    }
+    const peak = new Map<Subject, number>();
+    for (const s of subjects) peak.set(s, await samplers.get(s)!.stop());
+
+    const best = (s: Subject, m: Mode) => Math.max(...(results.get(key(s, m)) ?? [Number.NaN]));
+    const med = (s: Subject, m: Mode) => median(results.get(key(s, m)) ?? [Number.NaN]);
+    console.log('\nThroughput, MiB/s: best (median)\n');
+    printTable(
+      ['server', ...MODES.map((m) => m.label), 'RSS idle MiB', 'RSS peak MiB', 'RSS growth MiB'],
+      subjects.map((s) => [
+        s.name,
+        ...MODES.map((m) => `${fmt(best(s, m))} (${fmt(med(s, m))})`),
+        fmt(before.get(s)! / MiB),
+        fmt(peak.get(s)! / MiB),
+        fmt((peak.get(s)! - before.get(s)!) / MiB),
+      ]),
+    );
+
+    const [sink, tus, clip] = subjects as [Subject, Subject, Subject];
+    const mode = (k: Mode['key']) => MODES.find((m) => m.key === k)!;
+    const ratio = (a: Subject, b: Subject, k: Mode['key']) => best(a, mode(k)) / best(b, mode(k));
+    const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+    const clipGrowth = (peak.get(clip)! - before.get(clip)!) / MiB;
+    console.log('\nRatios (best against best)\n');
+    printTable(
+      ['ratio', 'value', 'target', ''],
+      [
+        [
+          'Clipdock / bare sink, 10 MiB chunks',
+          fmt(ratio(clip, sink, 'chunked'), 2),
+          '≥ 0.80',
+          verdict(ratio(clip, sink, 'chunked') >= 0.8),
+        ],
+        [
+          'Clipdock / bare sink, one PATCH',
+          fmt(ratio(clip, sink, 'single'), 2),
+          '≥ 0.90',
+          verdict(ratio(clip, sink, 'single') >= 0.9),
+        ],
+        ['Clipdock / bare sink, 8× concurrent', fmt(ratio(clip, sink, 'concurrent'), 2), '–', ''],
+        ['bare tus / bare sink, 10 MiB chunks', fmt(ratio(tus, sink, 'chunked'), 2), '–', ''],
+        ['bare tus / bare sink, one PATCH', fmt(ratio(tus, sink, 'single'), 2), '–', ''],
+        ['bare tus / bare sink, 8× concurrent', fmt(ratio(tus, sink, 'concurrent'), 2), '–', ''],
+        ['Clipdock RSS growth (MiB)', fmt(clipGrowth), '≤ 64', verdict(clipGrowth <= 64)],
+      ],
+    );
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
+  }
+}

@@ -13,6 +13,7 @@ import { installErrorHandler } from './error-handler.ts';
 import type { App, RouteModule } from './route-module.ts';
 import { accountRoutes, healthRoutes } from './routes/account.ts';
 import { authRoutes } from './routes/auth.ts';
+import { processingRoutes } from './routes/processing.ts';
 import { timelineRoutes } from './routes/timeline.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { videoRoutes } from './routes/videos.ts';
@@ -32,6 +33,7 @@ const routeModules: RouteModule[] = [
   timelineRoutes,
   uploadRoutes,
   videoRoutes,
+  processingRoutes,
 ];
 
 export interface HttpServer {

@@ -1,0 +1,184 @@
+import { sql } from 'kysely';
+import type { AppContext } from '../context.ts';
+import { reserveForRetry } from '../credits/ledger.ts';
+import { AppError } from '../errors.ts';
+import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { publish } from './progress.ts';
+import { type Checkpoint, OUTPUT_NAMES, type StepName, type StoredOutputs } from './types.ts';
+
+/**
+ * What a user can ask of the pipeline: run a failed video again, re-analyse a ready one, fetch
+ * an output. Routes call these; every query is scoped to the owner (another user's video is a 404).
+ */
+
+async function ownedVideo(ctx: AppContext, userId: string, videoId: string) {
+  const v = await ctx.db
+    .selectFrom('videos')
+    .select(['id', 'user_id', 'project_id', 'session_id', 'status', 'storage_key'])
+    .where('id', '=', videoId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (!v) throw new AppError('VIDEO_NOT_FOUND');
+  return v;
+}
+
+/**
+ * A failed video, or one canceled after its upload finished, runs again from its kept original,
+ * under a new credit reservation. Checkpointed steps whose outputs are still good are kept, so
+ * a video that failed late does not convert again.
+ */
+export async function retryVideo(
+  ctx: AppContext,
+  userId: string,
+  videoId: string,
+): Promise<{ status: 'uploaded' }> {
+  const v = await ownedVideo(ctx, userId, videoId);
+  const retryable = v.status === 'failed' || (v.status === 'canceled' && v.storage_key !== null);
+  if (!retryable || !v.storage_key) {
+    throw new AppError(
+      'VIDEO_NOT_RETRYABLE',
+      `This video is ${v.status}; only a failed video (or one canceled after its upload) can be retried.`,
+    );
+  }
+  if (!(await ctx.store.head(v.storage_key))) {
+    throw new AppError(
+      'VIDEO_NOT_RETRYABLE',
+      'The original file of this video is no longer stored. Upload it again.',
+    );
+  }
+  await ctx.db.transaction().execute(async (tx) => {
+    const moved = await tx
+      .updateTable('videos')
+      .set({
+        status: 'uploaded',
+        error_code: null,
+        error_message: null,
+        retry_count: 0,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', videoId)
+      .where('status', '=', v.status)
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0)
+      throw new AppError('VIDEO_NOT_RETRYABLE', 'This video changed meanwhile; reload it.');
+    await reserveForRetry(tx, userId, videoId, ctx.config.limits.creditsPerVideo);
+    await tx
+      .updateTable('video_analysis')
+      .set({
+        attempts: 0,
+        retry_after: null,
+        error_code: null,
+        error_message: null,
+        processing_step: null,
+        step_progress: 0,
+        completed_at: null,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', videoId)
+      .execute();
+    await enqueue(tx, 'process_video', { videoId }, { jobKey: processJobKey(videoId) });
+    await publish(
+      tx,
+      { videoId, userId, projectId: v.project_id, sessionId: v.session_id },
+      'uploaded',
+      null,
+      0,
+    );
+  });
+  return { status: 'uploaded' };
+}
+
+export const REPROCESSABLE_STEPS = ['thumbnails', 'analyze', 'transcribe'] as const;
+export type ReprocessStep = (typeof REPROCESSABLE_STEPS)[number];
+
+/**
+ * Re-analysis of a ready video (the seed's API-Gateway trigger): the chosen steps run again
+ * (by default analyze and transcribe, e.g. after turning transcription on), reusing the probe
+ * and the converted video. Free of charge: the video was paid for once. The video shows
+ * `processing` meanwhile; its outputs stay served, and a failure returns it to `ready` with the
+ * error on its analysis.
+ */
+export async function reprocessVideo(
+  ctx: AppContext,
+  userId: string,
+  videoId: string,
+  steps: ReprocessStep[] = ['analyze', 'transcribe'],
+): Promise<{ status: 'processing'; steps: ReprocessStep[] }> {
+  const v = await ownedVideo(ctx, userId, videoId);
+  if (v.status !== 'ready') {
+    throw new AppError(
+      'VIDEO_NOT_READY',
+      `This video is ${v.status}; only a ready video can be re-analysed.`,
+    );
+  }
+  await ctx.db.transaction().execute(async (tx) => {
+    const a = await tx
+      .selectFrom('video_analysis')
+      .select('checkpoint')
+      .where('video_id', '=', videoId)
+      .forUpdate()
+      .executeTakeFirst();
+    const cp = (a?.checkpoint ?? {}) as Partial<Checkpoint>;
+    const done = { ...(cp.done ?? {}) } as Record<string, unknown>;
+    for (const s of steps as StepName[]) delete done[s];
+    const moved = await tx
+      .updateTable('videos')
+      .set({ status: 'processing', updated_at: sql`now()` })
+      .where('id', '=', videoId)
+      .where('status', '=', 'ready')
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0)
+      throw new AppError('VIDEO_NOT_READY', 'This video changed meanwhile; reload it.');
+    await tx
+      .updateTable('video_analysis')
+      .set({
+        checkpoint: JSON.stringify({ done, runs: cp.runs ?? {} }),
+        attempts: 0,
+        retry_after: null,
+        error_code: null,
+        error_message: null,
+        completed_at: null,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', videoId)
+      .execute();
+    await enqueue(tx, 'process_video', { videoId, reprocess: true }, { jobKey: processJobKey(videoId) });
+    await publish(
+      tx,
+      { videoId, userId, projectId: v.project_id, sessionId: v.session_id },
+      'processing',
+      null,
+      0,
+    );
+  });
+  return { status: 'processing', steps };
+}
+
+/** The storage key of an output the owner may fetch, or NOT_FOUND. */
+export async function outputKey(
+  ctx: AppContext,
+  userId: string,
+  videoId: string,
+  name: string,
+): Promise<string> {
+  await ownedVideo(ctx, userId, videoId);
+  if (!OUTPUT_NAMES.test(name)) throw new AppError('NOT_FOUND', `There is no output called "${name}".`);
+  const a = await ctx.db
+    .selectFrom('video_analysis')
+    .select('outputs')
+    .where('video_id', '=', videoId)
+    .executeTakeFirst();
+  const o = (a?.outputs ?? {}) as StoredOutputs;
+  const recorded = [
+    o.video,
+    o.poster,
+    o.storyboard,
+    o.storyboardIndex,
+    o.waveform,
+    o.transcript,
+    ...(o.thumbnails ?? []),
+  ];
+  const key = recorded.find((k) => k?.endsWith(`/${name}`));
+  if (!key) throw new AppError('NOT_FOUND', `The ${name} of this video does not exist (yet).`);
+  return key;
+}

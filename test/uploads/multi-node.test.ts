@@ -63,10 +63,16 @@ describe('two API nodes', () => {
       const res = await patch(base, path, u.token, offset, body.subarray(offset, offset + chunk));
       expect(res.status).toBe(204);
     }
-    const v = await a.node.ctx.db.selectFrom('videos').selectAll().where('id', '=', file.videoId).executeTakeFirstOrThrow();
+    const v = await a.node.ctx.db
+      .selectFrom('videos')
+      .selectAll()
+      .where('id', '=', file.videoId)
+      .executeTakeFirstOrThrow();
     expect(v.status).toBe('uploaded');
     for (const base of nodes) {
-      const res = await fetch(`${base}/api/videos/${file.videoId}/original`, { headers: tusHeaders(u.token) });
+      const res = await fetch(`${base}/api/videos/${file.videoId}/original`, {
+        headers: tusHeaders(u.token),
+      });
       expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(body));
     }
   });

@@ -21,12 +21,11 @@ interface StaleRow {
   id: string;
   job_id: string | null;
   locked_by: string | null;
-  reprocess: boolean | null;
 }
 
 export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryReport> {
   const stale = await sql<StaleRow>`
-    SELECT v.id, j.id::text AS job_id, j.locked_by, (j.payload->>'reprocess')::boolean AS reprocess
+    SELECT v.id, j.id::text AS job_id, j.locked_by
     FROM videos v
     JOIN video_analysis a ON a.video_id = v.id
     LEFT JOIN graphile_worker.jobs j ON j.key = 'process_video:' || v.id::text

@@ -12,6 +12,7 @@ import {
   presentOutputs,
 } from '../processing/presenter.ts';
 import { keys } from '../storage/object-store.ts';
+import { UNFINISHED, uploadCleanupTarget } from '../uploads/upload-state.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
   deleteRow,
@@ -151,8 +152,14 @@ export async function deleteVideo(ctx: AppContext, userId: string, videoId: stri
     if (video.storage_key && !video.storage_key.startsWith(prefix)) {
       items.push({ kind: 'delete_object', target: video.storage_key, reason: 'video deleted' });
     }
-    if (video.upload_id)
-      items.push({ kind: 'delete_upload', target: video.upload_id, reason: 'video deleted' });
+    // A partial tus upload lives outside the video's prefix on disk (see uploadCleanupTarget).
+    if (UNFINISHED.includes(video.status) || video.upload_id) {
+      items.push({
+        kind: 'delete_upload',
+        target: uploadCleanupTarget(ctx.config, videoId),
+        reason: 'video deleted',
+      });
+    }
     await scheduleCleanup(tx, items);
     await deleteRow(tx, videoId);
     await publishVideoEvent(tx, {

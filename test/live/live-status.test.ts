@@ -209,4 +209,20 @@ describe('several nodes', () => {
       await nodeB.stop();
     }
   });
+
+  it('drops a socket that stops answering pings', async () => {
+    const quick = await startNode({ ...server.env, CLIPDOCK_ROLE: 'api', LIVE_PING_INTERVAL_SECONDS: '1' });
+    try {
+      const u = await signUp(server.url);
+      const silent = await connectLive(quick.url, u.token, { autoPong: false });
+      const polite = await connectLive(quick.url, u.token);
+      await silent.waitFor((m) => m.type === 'synced');
+      const { code } = await silent.closed;
+      expect(code).toBe(1006);
+      expect(polite.ws.readyState).toBe(polite.ws.OPEN);
+      polite.close();
+    } finally {
+      await quick.stop();
+    }
+  });
 });

@@ -98,6 +98,7 @@ describe('live status of a real upload and its processing', () => {
     // The detail the library shows for it agrees, with analysis and outputs.
     const detail = (await (await u.api(`/api/videos/${videoId}`)).json()) as {
       durationSeconds: number;
+      analysis: unknown;
       posterUrl: string;
       outputs: { video: string; poster: string };
     };

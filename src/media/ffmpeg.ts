@@ -175,10 +175,16 @@ export function runFfmpeg(bin: string, args: string[], opts: RunOptions): Promis
 }
 
 /** Runs ffprobe and parses its JSON output (bounded: ffprobe's JSON for one file is small). */
-export async function runFfprobeJson(bin: string, args: string[], signal: AbortSignal): Promise<unknown> {
+export async function runFfprobeJson(
+  bin: string,
+  args: string[],
+  signal: AbortSignal,
+  onCommand?: RunOptions['onCommand'],
+): Promise<unknown> {
   let out = '';
   await runTool(bin, ['-hide_banner', '-v', 'error', '-print_format', 'json', ...args], {
     signal,
+    onCommand,
     onStdout: (s) => {
       s.setEncoding('utf8');
       s.on('data', (c: string) => {

@@ -88,6 +88,7 @@ export function createMediaTools(opts: MediaToolsOptions): MediaTools {
           bins.ffprobe,
           ['-show_format', '-show_streams', input.location],
           signal,
+          opts.onCommand,
         )) as FfprobeOutput;
       } catch (err) {
         if (!(err instanceof MediaToolError) || err.signal) throw err;

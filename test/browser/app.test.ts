@@ -71,7 +71,7 @@ describe('web app in a real browser', () => {
     await page.getByLabel('Password').fill('correct horse battery');
     await shot('01-sign-up');
     await page.getByRole('button', { name: 'Create account' }).last().click();
-    await page.getByText('Upload videos').waitFor();
+    await page.getByRole('heading', { name: 'Upload videos' }).waitFor();
     await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
     expect(await page.getByTestId('credits-balance').textContent()).toMatch(/^\d+$/);
     // Marks this page load: if the page reloads, the mark is gone.
@@ -179,15 +179,21 @@ describe('web app in a real browser', () => {
       names(media.big1),
       { timeout: 60_000 },
     );
+    // Lift our DevTools throttle first: its session's network conditions would override the context's offline mode.
+    await cdp.detach();
     await context.setOffline(true);
-    const banner = page.getByTestId('offline-banner');
-    await banner.waitFor({ timeout: 30_000 });
-    expect(await banner.textContent()).toContain('Connection lost — uploads will resume automatically');
-    await expect.poll(() => r.getAttribute('data-state'), { timeout: 30_000 }).toBe('offline');
-    await shot('06-offline');
-    await context.setOffline(false);
+    try {
+      const banner = page.getByTestId('offline-banner');
+      await banner.waitFor({ timeout: 30_000 });
+      expect(await banner.textContent()).toContain('Connection lost — uploads will resume automatically');
+      await expect.poll(() => r.getAttribute('data-state'), { timeout: 30_000 }).toBe('offline');
+      await shot('06-offline');
+    } finally {
+      await context.setOffline(false);
+    }
+    cdp = await context.newCDPSession(page);
     await r.and(page.locator('[data-state=complete]')).waitFor({ timeout: 120_000 });
-    await banner.waitFor({ state: 'detached' });
+    await page.getByTestId('offline-banner').waitFor({ state: 'detached' });
   });
 
   it('continues an upload after a reload from the server offset, once the file is picked again', async () => {

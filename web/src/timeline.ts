@@ -17,17 +17,25 @@ export const timelineStore = createStore<TimelineState>({
   error: null,
 });
 
-export async function loadTimeline(projectId: string): Promise<void> {
+/** Counts local edits, so a load that started before an edit does not overwrite it. */
+let edits = 0;
+let loading: { projectId: string; done: Promise<void> } | null = null;
+
+export function loadTimeline(projectId: string): Promise<void> {
+  const startedAt = edits;
   timelineStore.set({ projectId, loading: true, error: null });
-  try {
-    const { items } = await Api.timeline(projectId);
-    if (timelineStore.get().projectId === projectId) timelineStore.set({ items, loading: false });
-  } catch (err) {
-    timelineStore.set({
-      loading: false,
-      error: err instanceof ApiError ? err.message : 'Could not load the timeline.',
-    });
-  }
+  const done = (async () => {
+    try {
+      const { items } = await Api.timeline(projectId);
+      if (timelineStore.get().projectId === projectId && edits === startedAt) timelineStore.set({ items });
+    } catch (err) {
+      timelineStore.set({ error: err instanceof ApiError ? err.message : 'Could not load the timeline.' });
+    } finally {
+      timelineStore.set({ loading: false });
+    }
+  })();
+  loading = { projectId, done };
+  return done;
 }
 
 let saveChain: Promise<void> = Promise.resolve();
@@ -39,12 +47,16 @@ let saveChain: Promise<void> = Promise.resolve();
 export function setTimeline(items: TimelineItem[]): Promise<void> {
   const projectId = timelineStore.get().projectId;
   if (!projectId) return Promise.resolve();
+  edits += 1;
   timelineStore.set({ items, saving: true, error: null });
   saveChain = saveChain.then(async () => {
+    const at = edits;
     try {
       const saved = await Api.saveTimeline(projectId, timelineStore.get().items);
-      if (timelineStore.get().projectId === projectId)
+      // A newer edit is queued behind this save: keep it on screen; its own save answers last.
+      if (timelineStore.get().projectId === projectId && edits === at) {
         timelineStore.set({ items: saved.items, saving: false });
+      }
     } catch (err) {
       timelineStore.set({
         saving: false,
@@ -61,5 +73,6 @@ export function setTimeline(items: TimelineItem[]): Promise<void> {
 
 export async function addToTimeline(projectId: string, videoId: string): Promise<void> {
   if (timelineStore.get().projectId !== projectId) await loadTimeline(projectId);
+  else if (loading?.projectId === projectId) await loading.done;
   await setTimeline([...timelineStore.get().items, { videoId, inSeconds: 0, outSeconds: null }]);
 }

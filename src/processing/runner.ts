@@ -159,6 +159,11 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
     };
     for (const name of STEP_NAMES) {
       if (checkpoint.done[name] !== undefined) continue;
+      // Canceled or deleted meanwhile: stop here; whoever changed it settled the credits.
+      if (!(await stillProcessing(ctx, videoId))) {
+        await reporter.stop();
+        return 'not_processable';
+      }
       current = name;
       const base = STEP_NAMES.filter((s) => checkpoint.done[s] !== undefined).reduce(
         (n, s) => n + STEP_WEIGHTS[s],
@@ -228,6 +233,11 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
     await scheduleRetry(ctx, ref, attempts, err as Error, !!opts.reprocess);
     return 'retry_scheduled';
   }
+}
+
+async function stillProcessing(ctx: AppContext, videoId: string): Promise<boolean> {
+  const v = await ctx.db.selectFrom('videos').select('status').where('id', '=', videoId).executeTakeFirst();
+  return v?.status === 'processing';
 }
 
 /** Exponential backoff with full jitter in its upper half: 2^n s (max 10 min) × 0.5..1. */

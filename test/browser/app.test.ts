@@ -102,7 +102,16 @@ describe('web app in a real browser', () => {
           .count(),
       ).toBe(1);
     }
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('[data-testid=upload-row] [role=progressbar]')].some(
+          (b) => Number(b.getAttribute('aria-valuenow')) >= 25,
+        ),
+      undefined,
+      { timeout: 30_000 },
+    );
     await shot('02-uploading');
+    await page.locator('.upload-panel').screenshot({ path: path.join(artifactsDir, 'readme-upload.png') });
     for (const f of files.slice(0, 4)) {
       await row(names(f)).and(page.locator('[data-state=complete]')).waitFor({ timeout: 60_000 });
     }
@@ -117,6 +126,7 @@ describe('web app in a real browser', () => {
     expect(await page.evaluate(() => (window as unknown as { __sameLoad?: boolean }).__sameLoad)).toBe(true);
     expect(wsFrames.some((f) => f.type === 'video.status' && f.status === 'ready')).toBe(true);
     await shot('03-dashboard-ready');
+    await page.locator('.dashboard').screenshot({ path: path.join(artifactsDir, 'readme-dashboard.png') });
   });
 
   it('previews a ready video: it plays', async () => {
@@ -130,6 +140,11 @@ describe('web app in a real browser', () => {
       undefined,
       { timeout: 30_000 },
     );
+    // Hovering the scrubber shows the storyboard picture for that moment.
+    const scrubber = page.getByRole('slider', { name: 'Seek' });
+    const box = (await scrubber.boundingBox())!;
+    await scrubber.hover({ position: { x: box.width * 0.6, y: box.height / 2 } });
+    await page.locator('.storyboard-tile').waitFor();
     await shot('04-preview');
     await page.getByRole('button', { name: 'Close preview' }).click();
   });
@@ -193,6 +208,14 @@ describe('web app in a real browser', () => {
     }
     cdp = await context.newCDPSession(page);
     await r.and(page.locator('[data-state=complete]')).waitFor({ timeout: 120_000 });
+    // While it processes, a click shows its live status in place (the screenshot is best effort:
+    // a fast machine may finish processing first).
+    await item('processing', names(media.big1))
+      .locator('button')
+      .click({ timeout: 15_000 })
+      .then(() => page.locator('.steps').waitFor({ timeout: 5_000 }))
+      .then(() => shot('06b-processing-in-place'))
+      .catch(() => {});
     await page.getByTestId('offline-banner').waitFor({ state: 'detached' });
   });
 
@@ -260,5 +283,8 @@ describe('web app in a real browser', () => {
     await page.getByRole('link', { name: 'Library' }).click();
     await page.getByTestId('library-tile').first().waitFor();
     await shot('09-library');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Upload & processing' }).click();
+    await shot('10-narrow');
   });
 });

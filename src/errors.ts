@@ -70,6 +70,7 @@ export const ERRORS = {
     'In and out points must lie inside the clip, and a clip must end after it starts.',
   ],
   INVALID_CURSOR: [400, 'This page cursor is not valid. Start again from the first page (omit cursor).'],
+  UPGRADE_REQUIRED: [426, 'Connect with a WebSocket client (Upgrade: websocket) to receive live status.'],
   STATUS_QUERY_MISSING: [400, 'Say which videos: ?videoIds=a,b,c or ?sessionId=S.'],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
 } as const satisfies Record<string, readonly [number, string]>;

@@ -127,6 +127,10 @@ describe('live status over WebSocket', () => {
   it('refuses a connection without a valid token before upgrading', async () => {
     await expect(connectLive(server.url, '')).rejects.toThrow(/401/);
     await expect(connectLive(server.url, 'cdk_forged')).rejects.toThrow(/401/);
+    const u = await signUp(server.url);
+    const plain = await u.api('/api/ws');
+    expect(plain.status).toBe(426);
+    expect(((await plain.json()) as { error: { code: string } }).error.code).toBe('UPGRADE_REQUIRED');
   });
 
   it('answers a bad client message with an error and keeps the connection', async () => {

@@ -271,6 +271,23 @@ describe('video detail, rename, delete', () => {
   });
 });
 
+describe('API description', () => {
+  it('serves the OpenAPI description and its browsable docs without a token', async () => {
+    const spec = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining(['/api/videos', '/api/videos/status', '/api/videos/{id}', '/api/ws']),
+    );
+    expect(Object.keys(spec.paths['/api/videos/{id}'] ?? {})).toEqual(
+      expect.arrayContaining(['get', 'patch', 'delete']),
+    );
+    const docs = await fetch(`${server.url}/api/docs/`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toMatch(/swagger/i);
+  });
+});
+
 async function until(fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await fn())) {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 
@@ -67,6 +67,23 @@ export interface RunResult {
 }
 
 const KILL_GRACE_MS = 2000;
+
+/**
+ * On Linux, ffmpeg is started through `setpriv --pdeathsig KILL`, so the kernel kills it when the
+ * worker process dies, even by SIGKILL (ffmpeg itself ignores the broken progress pipe and would
+ * otherwise run to the end as an orphan). Checked once; elsewhere ffmpeg is spawned directly.
+ */
+let deathSignalPrefix: string[] | undefined;
+function deathSignal(): string[] {
+  if (deathSignalPrefix === undefined) {
+    const probe =
+      process.platform === 'linux'
+        ? spawnSync('setpriv', ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore', timeout: 5000 })
+        : undefined;
+    deathSignalPrefix = probe?.status === 0 ? ['setpriv', '--pdeathsig', 'KILL'] : [];
+  }
+  return deathSignalPrefix;
+}
 const TAIL_LINES = 40;
 
 /** Runs a process to completion, collecting a bounded stderr tail. */
@@ -81,7 +98,8 @@ export function runTool(
       reject(new MediaAbortedError(String(opts.signal.reason ?? 'aborted')));
       return;
     }
-    const child = spawn(bin, args, {
+    const [cmd, ...prefix] = [...deathSignal(), bin];
+    const child = spawn(cmd!, [...prefix, ...args], {
       stdio: [
         'ignore',
         opts.onStdout ? 'pipe' : 'ignore',

@@ -76,7 +76,7 @@ describe('a worker killed mid-transcode', () => {
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 
-    // The worker's ffmpeg does not outlive it (it dies on the broken progress pipe).
+    // The worker's ffmpeg does not outlive it (the kernel kills it with the worker: pdeathsig).
     for (let i = 0; i < 100 && (await ffmpegsFor(videoId)).length > 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -126,7 +126,7 @@ describe('web app in a real browser', () => {
     expect(await page.evaluate(() => (window as unknown as { __sameLoad?: boolean }).__sameLoad)).toBe(true);
     expect(wsFrames.some((f) => f.type === 'video.status' && f.status === 'ready')).toBe(true);
     await shot('03-dashboard-ready');
-    await page.locator('.dashboard').screenshot({ path: path.join(artifactsDir, 'readme-dashboard.png') });
+    await page.locator('.status-board').screenshot({ path: path.join(artifactsDir, 'readme-dashboard.png') });
   });
 
   it('previews a ready video: it plays', async () => {
@@ -215,6 +215,9 @@ describe('web app in a real browser', () => {
       .click({ timeout: 15_000 })
       .then(() => page.locator('.steps').waitFor({ timeout: 5_000 }))
       .then(() => shot('06b-processing-in-place'))
+      .then(() =>
+        page.locator('.status-board').screenshot({ path: path.join(artifactsDir, 'readme-dashboard.png') }),
+      )
       .catch(() => {});
     await page.getByTestId('offline-banner').waitFor({ state: 'detached' });
   });
@@ -279,12 +282,36 @@ describe('web app in a real browser', () => {
     await shot('08-timeline');
     await page.reload();
     await expect.poll(order, { timeout: 20_000 }).toEqual([b, a]);
+  });
 
+  it('renames and deletes in the library (with an in-page confirmation), and switches to a new project', async () => {
     await page.getByRole('link', { name: 'Library' }).click();
     await page.getByTestId('library-tile').first().waitFor();
     await shot('09-library');
+    const broken = names(media.corrupt);
+    await page.getByRole('button', { name: new RegExp(`^${broken.replace('.', '\\.')}`) }).click();
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.getByLabel('New name').fill('camera card copy.mp4');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { name: 'camera card copy.mp4' }).waitFor();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('group', { name: 'Confirm delete' }).waitFor();
+    await shot('09b-confirm-delete');
+    await page.getByRole('group', { name: 'Confirm delete' }).getByRole('button', { name: 'Delete' }).click();
+    await expect
+      .poll(() => page.getByTestId('library-tile').evaluateAll((els) => els.map((e) => e.textContent ?? '')))
+      .not.toContainEqual(expect.stringContaining('camera card copy'));
+
+    await page.getByRole('button', { name: 'New project' }).click();
+    await page.getByLabel('New project name').fill('Holiday cut');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await expect.poll(() => page.locator('#project-select option:checked').textContent()).toBe('Holiday cut');
+    await page.getByText('No videos yet.').waitFor();
+
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('link', { name: 'Upload & processing' }).click();
+    await page.locator('#project-select').selectOption({ label: 'My videos' });
+    await item('ready', names(media.mp4)).waitFor();
     await shot('10-narrow');
   });
 });

@@ -41,46 +41,50 @@ export function Dashboard() {
           <Player video={previewed} />
         </section>
       )}
-      <section className="card" aria-labelledby="processing-title" data-testid="processing-section">
-        <h2 id="processing-title">
-          Currently processing <span className="count">{groups.processing.length}</span>
-        </h2>
-        {groups.processing.length === 0 ? (
-          <p className="empty muted">Nothing is processing. Upload videos above and they will appear here.</p>
-        ) : (
-          <ul className="video-list">
-            {groups.processing.map((v) => (
-              <ProcessingItem key={v.id} video={v} />
-            ))}
-          </ul>
-        )}
-      </section>
-      <section className="card" aria-labelledby="ready-title" data-testid="ready-section">
-        <h2 id="ready-title">
-          Ready <span className="count ok">{groups.ready.length}</span>
-        </h2>
-        {groups.ready.length === 0 ? (
-          <p className="empty muted">Finished videos stay here, ready to preview or add to the timeline.</p>
-        ) : (
-          <ul className="video-list">
-            {groups.ready.map((v) => (
-              <ReadyItem key={v.id} video={v} onPreview={() => setPreview(v.id)} />
-            ))}
-          </ul>
-        )}
-      </section>
-      {groups.failed.length > 0 && (
-        <section className="card" aria-labelledby="failed-title" data-testid="failed-section">
-          <h2 id="failed-title">
-            Failed <span className="count bad">{groups.failed.length}</span>
+      <div className="status-board">
+        <section className="card" aria-labelledby="processing-title" data-testid="processing-section">
+          <h2 id="processing-title">
+            Currently processing <span className="count">{groups.processing.length}</span>
           </h2>
-          <ul className="video-list">
-            {groups.failed.map((v) => (
-              <FailedItem key={v.id} video={v} />
-            ))}
-          </ul>
+          {groups.processing.length === 0 ? (
+            <p className="empty muted">
+              Nothing is processing. Upload videos above and they will appear here.
+            </p>
+          ) : (
+            <ul className="video-list">
+              {groups.processing.map((v) => (
+                <ProcessingItem key={v.id} video={v} />
+              ))}
+            </ul>
+          )}
         </section>
-      )}
+        <section className="card" aria-labelledby="ready-title" data-testid="ready-section">
+          <h2 id="ready-title">
+            Ready <span className="count ok">{groups.ready.length}</span>
+          </h2>
+          {groups.ready.length === 0 ? (
+            <p className="empty muted">Finished videos stay here, ready to preview or add to the timeline.</p>
+          ) : (
+            <ul className="video-list">
+              {groups.ready.map((v) => (
+                <ReadyItem key={v.id} video={v} onPreview={() => setPreview(v.id)} />
+              ))}
+            </ul>
+          )}
+        </section>
+        {groups.failed.length > 0 && (
+          <section className="card" aria-labelledby="failed-title" data-testid="failed-section">
+            <h2 id="failed-title">
+              Failed <span className="count bad">{groups.failed.length}</span>
+            </h2>
+            <ul className="video-list">
+              {groups.failed.map((v) => (
+                <FailedItem key={v.id} video={v} />
+              ))}
+            </ul>
+          </section>
+        )}
+      </div>
     </div>
   );
 }
@@ -161,7 +165,7 @@ function ReadyItem({ video, onPreview }: { video: Video; onPreview: () => void }
         </button>
         <button
           type="button"
-          className="btn small primary"
+          className={onTimeline ? 'btn small' : 'btn small primary'}
           disabled={!projectId || adding}
           aria-label={`Add ${video.name} to timeline`}
           onClick={async () => {

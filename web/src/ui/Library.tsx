@@ -181,6 +181,11 @@ function DetailPane({
   const [renaming, setRenaming] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const keepRef = useRef<HTMLButtonElement>(null);
+  // The safe choice takes focus when the confirmation opens (once, not on every render).
+  useEffect(() => {
+    if (confirming) keepRef.current?.focus();
+  }, [confirming]);
 
   const rename = async (e: FormEvent) => {
     e.preventDefault();

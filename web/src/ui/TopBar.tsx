@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { Api, ApiError } from '../api.ts';
 import { formatBytes } from '../format.ts';
 import { selectProject, signOut } from '../session.ts';
@@ -79,6 +79,10 @@ function ProjectSwitcher() {
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const nameRef = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (creating) nameRef.current?.focus();
+  }, [creating]);
 
   const create = async (e: FormEvent) => {
     e.preventDefault();
@@ -103,7 +107,7 @@ function ProjectSwitcher() {
           value={name}
           maxLength={200}
           required
-          ref={(el) => el?.focus()}
+          ref={nameRef}
           onChange={(e) => setName(e.target.value)}
           onKeyDown={(e) => e.key === 'Escape' && setCreating(false)}
         />

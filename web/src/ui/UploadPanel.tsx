@@ -129,7 +129,7 @@ export function UploadPanel() {
               type="button"
               className="btn small danger-ghost"
               onClick={() => m.cancelRemaining()}
-              disabled={!active.length}
+              disabled={!active.length && !awaiting.length}
             >
               <Icon name="x" size={14} /> Cancel remaining
             </button>

@@ -12,6 +12,13 @@ export interface LiveSocket {
 
 const OPEN = 1;
 
+/**
+ * One event goes to every tab of its user: its message object and its JSON (without `seq`) are
+ * built once and shared by all connections, which only append their own `seq`.
+ */
+const messageOf = new WeakMap<ReceivedVideoEvent, VideoStatusMessage>();
+const jsonOf = new WeakMap<ServerMessage, string>();
+
 /** `{"type":"video.status", ...}`: one video's state. `seq` is added when it is written. */
 export interface VideoStatusMessage {
   type: 'video.status';
@@ -191,18 +198,23 @@ export class LiveConnection {
   }
 
   private deliverEvent(e: ReceivedVideoEvent): void {
-    this.deliver({
-      type: 'video.status',
-      videoId: e.videoId,
-      status: e.status,
-      step: e.step,
-      progress: e.progress,
-      error: e.error,
-      updatedAt: e.updatedAt,
-      projectId: e.projectId,
-      sessionId: e.sessionId,
-      ...(e.name !== undefined ? { name: e.name } : {}),
-    });
+    let message = messageOf.get(e);
+    if (!message) {
+      message = {
+        type: 'video.status',
+        videoId: e.videoId,
+        status: e.status,
+        step: e.step,
+        progress: e.progress,
+        error: e.error,
+        updatedAt: e.updatedAt,
+        projectId: e.projectId,
+        sessionId: e.sessionId,
+        ...(e.name !== undefined ? { name: e.name } : {}),
+      };
+      messageOf.set(e, message);
+    }
+    this.deliver(message);
   }
 
   private deliver(message: ServerMessage): void {
@@ -225,7 +237,13 @@ export class LiveConnection {
 
   private write(message: ServerMessage): void {
     this.seq++;
-    this.socket.send(JSON.stringify({ ...message, seq: this.seq }), (err) => {
+    let json = jsonOf.get(message);
+    if (json === undefined) {
+      json = JSON.stringify(message);
+      jsonOf.set(message, json);
+    }
+    // `{...}` → `{...,"seq":N}`: every message is a non-empty object.
+    this.socket.send(`${json.slice(0, -1)},"seq":${this.seq}}`, (err) => {
       if (!err) this.drain();
     });
   }

@@ -55,6 +55,9 @@ export class UploadProgress {
     const progress = this.size > 0 ? Math.min(100, (offset * 100) / this.size) : 0;
     const mime = this.mime;
     await this.db.transaction().execute(async (tx) => {
+      // Progress is advisory (the stored bytes are the truth, and HEAD reads them): losing the
+      // last writes in a database crash is harmless, so don't wait for the WAL flush on commit.
+      await sql`SET LOCAL synchronous_commit = off`.execute(tx);
       const row = await tx
         .updateTable('videos')
         .set({
@@ -65,6 +68,8 @@ export class UploadProgress {
         })
         .where('id', '=', this.videoId)
         .where('status', '=', 'uploading')
+        // Monotonic: a late write of an earlier request never moves progress backwards.
+        .where('received_bytes', '<=', String(offset))
         .returningAll()
         .executeTakeFirst();
       if (row) await publishUploadEvent(tx, row);

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { sql } from 'kysely';
 import type { Config } from '../config.ts';
 import { reserveForVideos } from '../credits/ledger.ts';
 import type { Db } from '../db/database.ts';
@@ -117,7 +118,9 @@ export async function createUploadSession(
     const videos = await tx
       .insertInto('videos')
       .values(
-        input.files.map((f) => ({
+        input.files.map((f, i) => ({
+          // Distinct timestamps keep the session's file order wherever videos are listed by time.
+          created_at: sql<Date>`now() + make_interval(secs => ${i / 1e6})`,
           user_id: userId,
           project_id: project.id,
           session_id: session.id,

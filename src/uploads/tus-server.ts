@@ -9,6 +9,7 @@ import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { keys } from '../storage/object-store.ts';
 import { finishUpload } from './finish.ts';
+import { handleNode, streamNodeBodies } from './node-body.ts';
 import { PgLocker } from './pg-locker.ts';
 import { ClipdockUploadStore, tusError, uploadRequest } from './upload-store.ts';
 
@@ -118,9 +119,13 @@ export async function createTusService(ctx: AppContext): Promise<TusService> {
     },
   });
 
+  streamNodeBodies(server);
+
   return {
     handle(req, res, video) {
-      return video ? uploadRequest.run({ video }, () => server.handle(req, res)) : server.handle(req, res);
+      return video
+        ? uploadRequest.run({ video }, () => handleNode(server, req, res))
+        : handleNode(server, req, res);
     },
     async stop() {
       await locker.stop();

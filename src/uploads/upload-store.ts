@@ -204,7 +204,9 @@ export class ClipdockUploadStore extends DataStore {
       throw err;
     }
     progress.mime = meter.accepted?.kind === 'video' ? meter.accepted.mime : undefined;
-    await progress.flush(newOffset);
+    // Not awaited: the reply needs no database round trip. Writes are ordered per request and
+    // monotonic across requests; a finish that commits first makes this one a no-op.
+    void progress.flush(newOffset);
     return newOffset;
   }
 

@@ -21,17 +21,19 @@ interface StaleRow {
   id: string;
   job_id: string | null;
   locked_by: string | null;
+  /** graphile-worker gave up on the job (its process crashed on every attempt). */
+  exhausted: boolean;
 }
 
 export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryReport> {
   const stale = await sql<StaleRow>`
-    SELECT v.id, j.id::text AS job_id, j.locked_by
+    SELECT v.id, j.id::text AS job_id, j.locked_by, coalesce(j.attempts >= j.max_attempts, false) AS exhausted
     FROM videos v
     JOIN video_analysis a ON a.video_id = v.id
     LEFT JOIN graphile_worker.jobs j ON j.key = 'process_video:' || v.id::text
     WHERE v.status = 'processing'
       AND coalesce(a.last_progress_update, a.updated_at) < now() - make_interval(secs => ${ctx.config.worker.staleSeconds})
-      AND (j.id IS NULL OR j.locked_at IS NOT NULL)
+      AND (j.id IS NULL OR j.locked_at IS NOT NULL OR j.attempts >= j.max_attempts)
     LIMIT 100`.execute(ctx.db);
   const report: RecoveryReport = { unlocked: [], requeued: [] };
   if (stale.rows.length === 0) return report;
@@ -46,7 +48,8 @@ export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryRep
       if (row.job_id && row.locked_by) {
         deadWorkers.add(row.locked_by);
         report.unlocked.push(row.id);
-      } else if (!row.job_id) {
+      } else if (!row.job_id || row.exhausted) {
+        // A new job (or the exhausted one, reset by add_job); the runner bounds restarts per step.
         await enqueue(ctx.db, 'process_video', { videoId: row.id }, { jobKey: processJobKey(row.id) });
         report.requeued.push(row.id);
       }

@@ -165,6 +165,13 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
         return 'not_processable';
       }
       current = name;
+      // A step that keeps killing its worker (each start is counted before it runs) must end.
+      if ((checkpoint.runs[name] ?? 0) >= cfg.worker.maxAttempts + 2) {
+        throw new AppError(
+          'PROCESSING_FAILED',
+          `The ${name} step was started ${checkpoint.runs[name]} times without finishing (the worker stopped each time). Retry later; the original is kept.`,
+        );
+      }
       const base = STEP_NAMES.filter((s) => checkpoint.done[s] !== undefined).reduce(
         (n, s) => n + STEP_WEIGHTS[s],
         0,
@@ -212,7 +219,10 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
     if (opts.signal.aborted || err instanceof MediaAbortedError) throw err;
     const permanent =
       isAppError(err) &&
-      (err.status === 422 || err.code === 'PROCESSING_TIMEOUT' || err.code === 'FILE_EMPTY');
+      (err.status === 422 ||
+        err.code === 'PROCESSING_TIMEOUT' ||
+        err.code === 'PROCESSING_FAILED' ||
+        err.code === 'FILE_EMPTY');
     const attempts = claim.attempts + 1;
     if (permanent || attempts >= cfg.worker.maxAttempts) {
       const e = permanent

@@ -11,7 +11,10 @@ import { jsonRequest, tusUpload, type UploadTarget } from './lib/tus-client.ts';
  * and a bare @tus/server + FileStore, each in its own process, all driven by the same lean
  * client, interleaved (rep by rep, mode by mode) so background load hits all three alike.
  *
- * Env: BENCH_UPLOAD_MIB (file size, default 1024), BENCH_REPEATS (default 3; the best run counts).
+ * Env: BENCH_UPLOAD_MIB (file size, default 1024), BENCH_REPEATS (default 3; the best run counts),
+ * BENCH_CPU_PROF=1 (Clipdock writes a V8 CPU profile to bench/.data/profiles/ when it stops; kept),
+ * BENCH_SERVERS=sink,tus,clipdock (a subset, for profiling; ratios need all three),
+ * BENCH_MODES=chunked,single,concurrent (a subset).
  */
 const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MiB;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -20,6 +23,7 @@ const CONCURRENCY = 8;
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DATA = path.join(ROOT, 'bench', '.data');
+const PROFILE_DIR = path.join(DATA, 'profiles');
 
 interface Mode {
   key: 'chunked' | 'single' | 'concurrent';
@@ -27,7 +31,8 @@ interface Mode {
   chunk: number;
   uploads: number;
 }
-const MODES: Mode[] = [
+const wanted = (name: string) => (process.env.BENCH_SERVERS ?? 'sink,tus,clipdock').split(',').includes(name);
+const ALL_MODES: Mode[] = [
   { key: 'chunked', label: '10 MiB chunks', chunk: CHUNK, uploads: 1 },
   { key: 'single', label: 'one PATCH', chunk: Number.POSITIVE_INFINITY, uploads: 1 },
   {
@@ -37,12 +42,15 @@ const MODES: Mode[] = [
     uploads: CONCURRENCY,
   },
 ];
+const MODES = ALL_MODES.filter((m) =>
+  (process.env.BENCH_MODES ?? 'chunked,single,concurrent').split(',').includes(m.key),
+);
 
 /** One server under test: how to start it, where to upload, how to free its disk between runs. */
 interface Subject {
   name: string;
   server: ServerProcess;
-  targets(count: number): Promise<UploadTarget[]>;
+  targets(count: number, size: number): Promise<UploadTarget[]>;
   clear(): Promise<void>;
 }
 
@@ -87,6 +95,7 @@ async function clipdockSubject(dataDir: string): Promise<Subject> {
     script: path.join(ROOT, 'src', 'main.ts'),
     cwd: ROOT,
     env,
+    nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
     ready: /Clipdock is ready: https?:\/\/[^\s:]+:(\d+)/,
     timeoutMs: 180_000,
   });
@@ -99,7 +108,7 @@ async function clipdockSubject(dataDir: string): Promise<Subject> {
   return {
     name: 'Clipdock',
     server,
-    async targets(count) {
+    async targets(count, size) {
       const res = await jsonRequest<{
         files: Array<{ upload: { endpoint: string; metadata: Record<string, string> } }>;
       }>(
@@ -108,7 +117,7 @@ async function clipdockSubject(dataDir: string): Promise<Subject> {
         {
           files: Array.from({ length: count }, (_, i) => ({
             name: `bench-${i}.mp4`,
-            size: SIZE,
+            size,
             type: 'video/mp4',
           })),
         },
@@ -150,12 +159,27 @@ async function makeInput(file: string): Promise<void> {
 }
 
 async function measure(subject: Subject, input: string, mode: Mode): Promise<number> {
-  const targets = await subject.targets(mode.uploads);
+  const targets = await subject.targets(mode.uploads, SIZE);
   const t0 = performance.now();
   await Promise.all(targets.map((t) => tusUpload(t, input, SIZE, mode.chunk)));
   const seconds = (performance.now() - t0) / 1000;
   await subject.clear();
   return (mode.uploads * SIZE) / MiB / seconds;
+}
+
+/**
+ * Fixed cost per PATCH, separated from the byte path: 16 MiB in 64 KiB PATCHes, milliseconds
+ * per request. What a 10 MiB chunk pays on top of moving its bytes.
+ */
+const PROBE_SIZE = 16 * MiB;
+const PROBE_CHUNK = 64 * 1024;
+async function perPatchMs(subject: Subject, input: string): Promise<number> {
+  const [target] = await subject.targets(1, PROBE_SIZE);
+  const t0 = performance.now();
+  await tusUpload(target!, input, PROBE_SIZE, PROBE_CHUNK);
+  const ms = performance.now() - t0;
+  await subject.clear();
+  return ms / (PROBE_SIZE / PROBE_CHUNK);
 }
 
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toFixed(digits));
@@ -180,10 +204,16 @@ export async function run(): Promise<void> {
     console.log(`generating ${SIZE / MiB} MiB input ...`);
     await makeInput(input);
 
-    subjects.push(await bareSubject('bare sink', 'bare-sink.ts', path.join(runDir, 'sink')));
-    subjects.push(await bareSubject('bare @tus/server', 'bare-tus.ts', path.join(runDir, 'tus')));
-    console.log('starting Clipdock (embedded PostgreSQL) ...');
-    subjects.push(await clipdockSubject(path.join(runDir, 'clipdock')));
+    if (wanted('sink')) {
+      subjects.push(await bareSubject('bare sink', 'bare-sink.ts', path.join(runDir, 'sink')));
+    }
+    if (wanted('tus')) {
+      subjects.push(await bareSubject('bare @tus/server', 'bare-tus.ts', path.join(runDir, 'tus')));
+    }
+    if (wanted('clipdock')) {
+      console.log('starting Clipdock (embedded PostgreSQL) ...');
+      subjects.push(await clipdockSubject(path.join(runDir, 'clipdock')));
+    }
 
     const before = new Map<Subject, number>();
     const samplers = new Map<Subject, ReturnType<typeof sampleRss>>();
@@ -205,6 +235,8 @@ export async function run(): Promise<void> {
         }
       }
     }
+    const patchMs = new Map<Subject, number>();
+    for (const s of subjects) patchMs.set(s, await perPatchMs(s, input));
     const peak = new Map<Subject, number>();
     for (const s of subjects) peak.set(s, await samplers.get(s)!.stop());
 
@@ -212,16 +244,25 @@ export async function run(): Promise<void> {
     const med = (s: Subject, m: Mode) => median(results.get(key(s, m)) ?? [Number.NaN]);
     console.log('\nThroughput, MiB/s: best (median)\n');
     printTable(
-      ['server', ...MODES.map((m) => m.label), 'RSS idle MiB', 'RSS peak MiB', 'RSS growth MiB'],
+      [
+        'server',
+        ...MODES.map((m) => m.label),
+        'ms per 64 KiB PATCH',
+        'RSS idle MiB',
+        'RSS peak MiB',
+        'RSS growth MiB',
+      ],
       subjects.map((s) => [
         s.name,
         ...MODES.map((m) => `${fmt(best(s, m))} (${fmt(med(s, m))})`),
+        fmt(patchMs.get(s), 2),
         fmt(before.get(s)! / MiB),
         fmt(peak.get(s)! / MiB),
         fmt((peak.get(s)! - before.get(s)!) / MiB),
       ]),
     );
 
+    if (subjects.length < 3 || MODES.length < ALL_MODES.length) return;
     const [sink, tus, clip] = subjects as [Subject, Subject, Subject];
     const mode = (k: Mode['key']) => MODES.find((m) => m.key === k)!;
     const ratio = (a: Subject, b: Subject, k: Mode['key']) => best(a, mode(k)) / best(b, mode(k));

@@ -26,12 +26,14 @@ export async function startServer(opts: {
   name: string;
   script: string;
   args?: string[];
+  /** Options for node itself (e.g. --cpu-prof). */
+  nodeArgs?: string[];
   env?: Record<string, string>;
   cwd?: string;
   ready: RegExp;
   timeoutMs?: number;
 }): Promise<ServerProcess> {
-  const child = spawn(NODE, [opts.script, ...(opts.args ?? [])], {
+  const child = spawn(NODE, [...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -21,13 +21,13 @@ export function Player({ video }: { video: Video }) {
   const sb = video.analysis?.storyboard ?? null;
   const sprite = video.outputs?.storyboard ?? null;
 
+  // Autoplay muted, so a click on Preview starts playing without another click (once the URL is known).
   useEffect(() => {
     const el = ref.current;
-    if (!el) return;
-    // Autoplay muted so a click on Preview starts playing without another click.
+    if (!el || !src) return;
     el.muted = true;
     void el.play().catch(() => {});
-  }, []);
+  }, [src]);
 
   if (!src) {
     return <p className="muted">Loading the video…</p>;

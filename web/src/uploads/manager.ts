@@ -284,6 +284,7 @@ export class UploadManager {
     if (rec) resumeRecords.remove(rec.videoId);
     this.files.delete(key);
     this.uploads.delete(key);
+    this.lastSample.delete(key);
     const row = this.row(key);
     this.update(key, { state: 'complete', bytesSent: row?.size ?? 0, speed: 0 });
     if (rec) mergeVideos([{ id: rec.videoId, status: 'uploaded' }]);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
@@ -41,6 +42,8 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 const median = (xs: number[]) => pct(xs, 50);
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes of one machine. */
+const wallNow = () => performance.timeOrigin + performance.now();
 
 export async function run(): Promise<void> {
   section('Live status');
@@ -66,7 +69,9 @@ export async function run(): Promise<void> {
   const clients: WebSocket[] = [];
   try {
     const users = await makeUsers(node);
+    const loadBefore = loadavg()[0]!;
     const latencies = await latencyBench(node, databaseUrl, users, clients);
+    const loadAfter = loadavg()[0]!;
     const idle = await idleBench(databaseUrl, clients);
     for (const c of clients) c.close();
     const paging = await pagingBench(node, users[0]!);
@@ -88,6 +93,18 @@ export async function run(): Promise<void> {
         ],
         [`(samples: ${latencies.n}, max ${latencies.max.toFixed(0)} ms)`, '', '', ''],
         [
+          '  from commit acknowledged to arrival, p50 / p99',
+          `${latencies.commitP50.toFixed(1)} / ${latencies.commitP99.toFixed(1)} ms`,
+          '',
+          '',
+        ],
+        [
+          '  the producer’s own transaction (update + notify + commit), p50 / p99',
+          `${latencies.txP50.toFixed(1)} / ${latencies.txP99.toFixed(1)} ms`,
+          '',
+          '',
+        ],
+        [
           `DB statements/min, ${clients.length} idle dashboards`,
           idle.withClients.toFixed(1),
           `${12 * clients.length} (12 per dashboard)`,
@@ -107,6 +124,9 @@ export async function run(): Promise<void> {
     console.log(
       `\nPage 1000 / page 1 = ${(paging.thousandth / paging.first).toFixed(2)}×. Idle statements come from ${idle.source}.` +
         (idle.top.length ? ` In the window: ${idle.top.join('; ')}.` : ''),
+    );
+    console.log(
+      `Machine load (1-min average) around the latency run: ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}; the API node and the 200 clients share one Node process.`,
     );
   } finally {
     for (const c of clients) c.terminate();
@@ -158,6 +178,8 @@ async function makeUsers(node: Clipdock): Promise<BenchUser[]> {
 
 async function latencyBench(node: Clipdock, databaseUrl: string, users: BenchUser[], clients: WebSocket[]) {
   const samples: number[] = [];
+  /** Arrival times by `${videoId}:${progress}`, to compare with the producer's commit times. */
+  const arrivals: Array<[string, number]> = [];
   const expected = TICKS * USERS * TABS;
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => {
@@ -172,12 +194,19 @@ async function latencyBench(node: Clipdock, databaseUrl: string, users: BenchUse
         let synced = false;
         await new Promise<void>((resolve, reject) => {
           ws.on('message', (data) => {
-            const m = JSON.parse(data.toString()) as { type: string; progress?: number; updatedAt?: string };
+            const at = wallNow();
+            const m = JSON.parse(data.toString()) as {
+              type: string;
+              videoId?: string;
+              progress?: number;
+              updatedAt?: string;
+            };
             if (m.type === 'synced' && !synced) {
               synced = true;
               resolve();
             } else if (synced && m.type === 'video.status' && (m.progress ?? 0) >= 1) {
-              samples.push(Date.now() - Date.parse(m.updatedAt!));
+              samples.push(at - Date.parse(m.updatedAt!));
+              arrivals.push([`${m.videoId}:${m.progress}`, at]);
               if (samples.length === expected) resolveAll();
             }
           });
@@ -192,7 +221,11 @@ async function latencyBench(node: Clipdock, databaseUrl: string, users: BenchUse
       LIVE_BENCH_DB: databaseUrl,
       LIVE_BENCH_VIDEOS: JSON.stringify(users.map((u) => ({ userId: u.id, videoId: u.videoId }))),
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  producer.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
   });
   const exited = new Promise<number | null>((r) => producer.on('exit', r));
   const timeout = new Promise<void>((r) => setTimeout(r, TICKS * TICK_MS + 30_000).unref());
@@ -200,7 +233,20 @@ async function latencyBench(node: Clipdock, databaseUrl: string, users: BenchUse
   const code = await exited;
   if (code !== 0) throw new Error(`the producer process exited with ${code}`);
   if (samples.length < expected) console.log(`(only ${samples.length} of ${expected} messages arrived)`);
-  return { p50: pct(samples, 50), p99: pct(samples, 99), max: Math.max(...samples), n: samples.length };
+  const tx = JSON.parse(/TX (.*)/.exec(out)?.[1] ?? '{}') as { p50?: number; p99?: number };
+  const committed = new Map<string, number>();
+  for (const m of out.matchAll(/^C (\S+) (\d+) ([\d.]+)$/gm)) committed.set(`${m[1]}:${m[2]}`, Number(m[3]));
+  const afterCommit = arrivals.flatMap(([k, at]) => (committed.has(k) ? [at - committed.get(k)!] : []));
+  return {
+    p50: pct(samples, 50),
+    p99: pct(samples, 99),
+    max: Math.max(...samples),
+    n: samples.length,
+    txP50: tx.p50 ?? Number.NaN,
+    txP99: tx.p99 ?? Number.NaN,
+    commitP50: pct(afterCommit, 50),
+    commitP99: pct(afterCommit, 99),
+  };
 }
 
 /** Statements run against the database over a window, per minute, from pg_stat_statements when loaded. */
@@ -323,10 +369,12 @@ async function producer(): Promise<void> {
         .executeTakeFirstOrThrow(),
     );
   }
+  const txMs: number[] = [];
   for (let tick = 1; tick <= TICKS; tick++) {
     const started = Date.now();
     for (const v of videos) {
-      const at = new Date();
+      const at = new Date(wallNow());
+      const t0 = performance.now();
       await db.transaction().execute(async (tx) => {
         await tx
           .updateTable('video_analysis')
@@ -346,9 +394,12 @@ async function producer(): Promise<void> {
           updatedAt: at.toISOString(),
         });
       });
+      txMs.push(performance.now() - t0);
+      console.log(`C ${v.videoId} ${tick} ${wallNow().toFixed(3)}`);
     }
     await new Promise((r) => setTimeout(r, Math.max(0, TICK_MS - (Date.now() - started))));
   }
+  console.log(`TX ${JSON.stringify({ p50: pct(txMs, 50), p99: pct(txMs, 99) })}`);
   await close();
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Server } from '@tus/server';
 import { type CancellationContext, type DataStore, ERRORS, StreamLimiter, type Upload } from '@tus/utils';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
@@ -10,7 +11,7 @@ import { NodeRequest, sendNodeResponse } from 'srvx/node';
  * Readable.toWeb → ReadableStream → Readable.fromWeb → PassThrough before reaching the store,
  * which halves throughput (every chunk crosses two promise-based adapters). Here the request
  * handed to tus carries the IncomingMessage itself as `body`, and the PATCH and POST handlers'
- * `writeToStore` pipe it to the store through tus' own size limiter only. Everything else (lock,
+ * `writeToStore` hand it to the store, which meters, sniffs, limits and writes it in one hop. Everything else (lock,
  * offsets, hooks, headers, errors) stays tus' own code. `writeToStore` is tus' one extension
  * point for moving bytes; web bodies (any other caller) still take tus' path.
  */
@@ -22,6 +23,16 @@ type WriteToStore = (
   context: CancellationContext,
 ) => Promise<number>;
 
+/** A store that takes a Node request body itself (ClipdockUploadStore). */
+interface NodeBodyStore {
+  writeBody(
+    source: Readable,
+    id: string,
+    offset: number,
+    opts: { maxBytes?: number; signal?: AbortSignal },
+  ): Promise<number>;
+}
+
 async function writeNodeBody(
   store: DataStore,
   body: IncomingMessage,
@@ -30,33 +41,28 @@ async function writeNodeBody(
   context: CancellationContext,
 ): Promise<number> {
   if (context.signal.aborted) throw ERRORS.ABORTED;
+  if ('writeBody' in store) {
+    return (store as unknown as NodeBodyStore).writeBody(body, upload.id, upload.offset, {
+      maxBytes: maxFileSize,
+      signal: context.signal,
+    });
+  }
   const limiter = new StreamLimiter(maxFileSize);
-  let sourceError: unknown;
-  const onError = (err: unknown) => {
-    sourceError = err;
-    body.unpipe(limiter);
-    if (!context.signal.aborted) limiter.destroy(err as Error);
-  };
-  const onClose = () => {
-    if (!body.complete) onError(new Error('request closed before its body ended'));
-  };
-  // A lock handed over (or the request aborted): stop reading, keep what was written.
   const onAbort = () => {
     body.unpipe(limiter);
     if (!limiter.destroyed) limiter.end();
   };
+  const onError = (err: Error) => {
+    body.unpipe(limiter);
+    if (!context.signal.aborted) limiter.destroy(err);
+  };
   body.on('error', onError);
-  body.on('close', onClose);
   context.signal.addEventListener('abort', onAbort, { once: true });
   body.pipe(limiter);
   try {
     return await store.write(limiter, upload.id, upload.offset);
-  } catch (err) {
-    body.unpipe(limiter);
-    throw sourceError !== undefined || (err as Error)?.name === 'AbortError' ? ERRORS.ABORTED : err;
   } finally {
     body.off('error', onError);
-    body.off('close', onClose);
     context.signal.removeEventListener('abort', onAbort);
   }
 }
@@ -83,5 +89,28 @@ export async function handleNode(server: Server, req: IncomingMessage, res: Serv
     Object.defineProperty(request, 'body', { value: req, configurable: true });
   }
   const response = await server.handleWeb(request as unknown as Request);
+  if (response.status >= 400 && !req.complete) discardRest(req);
   await sendNodeResponse(res, response);
+}
+
+/** How much of a refused body is read and thrown away so that the refusal reaches the client. */
+const LINGER_BYTES = 16 * 1024 * 1024;
+const LINGER_MS = 2000;
+
+/**
+ * A refused request (415 not a video, 409, ...) may still be sending its body. Closing the socket
+ * on unread bytes makes the kernel send a reset that can destroy our reply in the client's
+ * buffers before it is read, so read and discard a bounded tail first: nothing of it is stored,
+ * and a client that reads the reply stops sending at once.
+ */
+function discardRest(req: IncomingMessage): void {
+  let seen = 0;
+  const timer = setTimeout(() => req.destroy(), LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > LINGER_BYTES) req.destroy();
+  });
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type stream from 'node:stream';
 import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
@@ -46,6 +47,8 @@ export interface UploadStoreDeps {
   ctx: AppContext;
   /** Maps a video id to the inner store's upload id (S3: the object key). */
   innerId: (videoId: string) => string;
+  /** A writer into the partial file at `offset`, when the upload lives on local disk. */
+  openWrite?: (innerId: string, offset: number) => stream.Writable;
   /** The first `bytes` bytes already stored for an upload, when the store can read them back. */
   readHead?: (innerId: string, bytes: number) => Promise<Buffer>;
 }
@@ -160,7 +163,22 @@ export class ClipdockUploadStore extends DataStore {
     return new Upload({ id, size, offset: size });
   }
 
-  override async write(readable: stream.Readable, id: string, offset: number): Promise<number> {
+  override write(readable: stream.Readable, id: string, offset: number): Promise<number> {
+    return this.writeBody(readable, id, offset, {});
+  }
+
+  /**
+   * Writes a request body at `offset`. `maxBytes` bounds the body (tus' limit for this request);
+   * when `signal` aborts (the lock is handed to another request) reading stops and what arrived
+   * is kept. Errors flow from the body to the meter only, so a refusal never destroys the
+   * request stream under tus (which would report a premature close instead of our 415).
+   */
+  async writeBody(
+    source: stream.Readable,
+    id: string,
+    offset: number,
+    opts: { maxBytes?: number; signal?: AbortSignal },
+  ): Promise<number> {
     const video = uploadRequest.getStore()?.video ?? (await this.loadVideo(id));
     const size = Number(video.declared_size);
     const progress = new UploadProgress(this.ctx.db, this.ctx.log, id, size);
@@ -174,20 +192,32 @@ export class ClipdockUploadStore extends DataStore {
     const meter = new UploadMeter({
       offset,
       size,
+      maxBytes: opts.maxBytes ?? Number.POSITIVE_INFINITY,
       sniff: needsSniff && prefix.length === offset ? { prefix, target } : undefined,
       progress,
     });
-    // Errors flow from the body to the meter only: a refusal must not destroy tus' own streams,
-    // or tus would report their premature close instead of our 415.
-    readable.on('error', (err) => meter.destroy(err));
-    readable.on('close', () => {
-      if (!readable.readableEnded) meter.destroy(new Error('request body closed early'));
-    });
-    readable.pipe(meter);
+    let sourceFailed = false;
+    const onError = (err: Error) => {
+      sourceFailed = true;
+      source.unpipe(meter);
+      meter.destroy(err);
+    };
+    const onClose = () => {
+      if (!source.readableEnded && !opts.signal?.aborted) onError(new Error('request body closed early'));
+    };
+    const onAbort = () => {
+      source.unpipe(meter);
+      if (!meter.destroyed) meter.end();
+    };
+    source.on('error', onError);
+    source.on('close', onClose);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    source.pipe(meter);
     let newOffset: number;
     try {
-      newOffset = await this.inner.write(meter, this.deps.innerId(id), offset);
+      newOffset = await this.store(meter, id, offset);
     } catch (err) {
+      source.unpipe(meter);
       const verdict = meter.rejected;
       if (verdict?.kind === 'not_video') {
         const message = `"${video.name}" is not a video: it looks like ${verdict.looksLike}. Upload the video file itself (MP4, MOV, WebM, MKV, ...).`;
@@ -201,13 +231,32 @@ export class ClipdockUploadStore extends DataStore {
         );
         throw tusError('NOT_A_VIDEO', message);
       }
+      if (meter.tooLarge) throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
+      if (sourceFailed) throw ERRORS.ABORTED;
       throw err;
+    } finally {
+      source.off('error', onError);
+      source.off('close', onClose);
+      opts.signal?.removeEventListener('abort', onAbort);
     }
     progress.mime = meter.accepted?.kind === 'video' ? meter.accepted.mime : undefined;
     // Not awaited: the reply needs no database round trip. Writes are ordered per request and
     // monotonic across requests; a finish that commits first makes this one a no-op.
     void progress.flush(newOffset);
     return newOffset;
+  }
+
+  /** Stores the metered bytes: straight into the partial file when on disk, else via the store. */
+  private async store(meter: UploadMeter, id: string, offset: number): Promise<number> {
+    const file = this.deps.openWrite?.(this.deps.innerId(id), offset);
+    if (!file) return this.inner.write(meter, this.deps.innerId(id), offset);
+    try {
+      await pipeline(meter, file);
+    } catch (err) {
+      this.ctx.log.debug({ err, videoId: id }, 'upload write ended early');
+      throw ERRORS.FILE_WRITE_ERROR;
+    }
+    return offset + meter.received;
   }
 
   private async loadVideo(id: string): Promise<VideoRow> {
@@ -254,12 +303,14 @@ export class ClipdockUploadStore extends DataStore {
  * file, holds bytes back until the sniffer has ruled, so a non-video never reaches the store.
  */
 class UploadMeter extends Transform {
-  private received = 0;
+  received = 0;
+  tooLarge = false;
   private held: Buffer[] = [];
   private heldBytes = 0;
   private readonly opts: {
     offset: number;
     size: number;
+    maxBytes: number;
     sniff: { prefix: Buffer; target: number } | undefined;
     progress: UploadProgress;
   };
@@ -273,6 +324,11 @@ class UploadMeter extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.received += chunk.length;
+    if (this.received > this.opts.maxBytes) {
+      this.tooLarge = true;
+      cb(new Error('request body larger than allowed'));
+      return;
+    }
     this.opts.progress.report(this.opts.offset + this.received);
     const sniff = this.opts.sniff;
     if (!sniff || this.accepted) {

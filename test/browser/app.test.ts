@@ -194,7 +194,9 @@ describe('web app in a real browser', () => {
       names(media.big1),
       { timeout: 60_000 },
     );
-    // Lift our DevTools throttle first: its session's network conditions would override the context's offline mode.
+    // Drop our DevTools session first: while attached, its network conditions (the throttle)
+    // override the context's offline mode. The upload is mid-file, so going offline right after
+    // still cuts it.
     await cdp.detach();
     await context.setOffline(true);
     try {
@@ -205,8 +207,8 @@ describe('web app in a real browser', () => {
       await shot('06-offline');
     } finally {
       await context.setOffline(false);
+      cdp = await context.newCDPSession(page);
     }
-    cdp = await context.newCDPSession(page);
     await r.and(page.locator('[data-state=complete]')).waitFor({ timeout: 120_000 });
     // While it processes, a click shows its live status in place (the screenshot is best effort:
     // a fast machine may finish processing first).

@@ -290,6 +290,15 @@ describe('web app in a real browser', () => {
     await page.getByRole('link', { name: 'Library' }).click();
     await page.getByTestId('library-tile').first().waitFor();
     await shot('09-library');
+    const tiles = () =>
+      page.getByTestId('library-tile').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+    await page.getByLabel('Search videos by name').fill('drone');
+    await expect.poll(tiles).toEqual([expect.stringContaining(names(media.hevc))]);
+    await page.getByLabel('Search videos by name').fill('');
+    await page.getByRole('button', { name: 'Failed', exact: true }).click();
+    await expect.poll(tiles).toEqual([expect.stringContaining(names(media.corrupt))]);
+    await page.getByRole('button', { name: 'All', exact: true }).click();
+    await expect.poll(async () => (await tiles()).length).toBeGreaterThan(5);
     const broken = names(media.corrupt);
     await page.getByRole('button', { name: new RegExp(`^${broken.replace('.', '\\.')}`) }).click();
     await page.getByRole('button', { name: 'Rename' }).click();

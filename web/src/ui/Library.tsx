@@ -11,9 +11,9 @@ import { Player } from './Player.tsx';
 const FILTERS = [
   ['', 'All'],
   ['ready', 'Ready'],
-  ['processing', 'Processing'],
-  ['failed', 'Failed'],
-  ['uploading', 'Uploading'],
+  ['uploaded,processing', 'Processing'],
+  ['failed,upload_expired', 'Failed'],
+  ['pending_upload,uploading', 'Uploading'],
 ] as const;
 
 const statusTone = (s: Video['status']) =>

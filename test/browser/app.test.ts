@@ -282,6 +282,9 @@ describe('web app in a real browser', () => {
     await expect.poll(order).toEqual([b, a]);
     await page.getByText(/saved/).waitFor();
     await shot('08-timeline');
+    // The sequence preview plays clip after clip.
+    await page.getByRole('button', { name: 'Play sequence' }).click();
+    await page.getByText(`Clip 2 of 2 · ${a}`).waitFor({ timeout: 30_000 });
     await page.reload();
     await expect.poll(order, { timeout: 20_000 }).toEqual([b, a]);
   });

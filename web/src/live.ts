@@ -1,4 +1,5 @@
 import { Api, type Video, type VideoStatus } from './api.ts';
+import { refreshMe } from './session.ts';
 import { appStore, forgetVideo, mergeVideos } from './store.ts';
 
 interface StatusMessage {
@@ -37,6 +38,14 @@ export function startLiveStatus(): () => void {
       .catch(() => detailed.delete(id));
   };
 
+  // Credits are captured or released, and storage changes, when a video settles: re-read the
+  // account once per burst of such changes.
+  let meTimer: ReturnType<typeof setTimeout> | undefined;
+  const accountChanged = () => {
+    clearTimeout(meTimer);
+    meTimer = setTimeout(() => void refreshMe(), 400);
+  };
+
   const onMessage = (ev: MessageEvent) => {
     let msg: unknown;
     try {
@@ -54,9 +63,17 @@ export function startLiveStatus(): () => void {
       if (!id) continue;
       if (e.status === 'deleted') {
         forgetVideo(id);
+        accountChanged();
         continue;
       }
       const known = appStore.get().videos[id];
+      if (
+        known &&
+        known.status !== e.status &&
+        ['ready', 'failed', 'canceled', 'upload_expired'].includes(e.status)
+      ) {
+        accountChanged();
+      }
       const patch: Partial<Video> & { id: string } = {
         id,
         status: e.status,
@@ -121,6 +138,7 @@ export function startLiveStatus(): () => void {
   return () => {
     stopped = true;
     clearTimeout(timer);
+    clearTimeout(meTimer);
     window.removeEventListener('online', onOnline);
     ws?.close();
     ws = null;

@@ -169,43 +169,44 @@ export class UploadManager {
       }
     });
 
-    if (accepted.length) {
-      try {
-        const session = await Api.createUploadSession(
-          projectId,
-          accepted.map((a) => ({ name: a.file.name, size: a.file.size, type: a.file.type })),
-        );
-        accepted.forEach((a, i) => {
-          const f = session.files[i]!;
-          const rec: ResumeRecord = {
-            videoId: f.videoId,
-            projectId,
-            name: a.file.name,
-            size: a.file.size,
-            lastModified: a.file.lastModified,
-            type: a.file.type,
-            endpoint: f.upload.endpoint,
-            metadata: f.upload.metadata,
-            uploadUrl: null,
-            bytesSent: 0,
-            savedAt: Date.now(),
-          };
-          this.records.set(a.key, rec);
-          resumeRecords.put(rec);
-          this.update(a.key, { state: 'queued', videoId: f.videoId });
-          mergeVideos([
-            { id: f.videoId, name: a.file.name, status: 'pending_upload', projectId, size: a.file.size },
-          ]);
-        });
-      } catch (err) {
-        const reason = err instanceof ApiError ? err.message : 'The upload could not start. Try again.';
-        for (const a of accepted) {
-          this.files.delete(a.key);
-          this.update(a.key, { state: 'failed', reason });
-        }
-      }
-    }
+    if (accepted.length) await this.openSession(projectId, accepted);
     this.pump();
+  }
+
+  /** One upload session for a batch: the server creates every video row, then the files queue. */
+  private async openSession(projectId: string, accepted: Array<{ key: string; file: File }>): Promise<void> {
+    try {
+      const session = await Api.createUploadSession(
+        projectId,
+        accepted.map((a) => ({ name: a.file.name, size: a.file.size, type: a.file.type })),
+      );
+      accepted.forEach((a, i) => {
+        const f = session.files[i]!;
+        const rec: ResumeRecord = {
+          videoId: f.videoId,
+          projectId,
+          name: a.file.name,
+          size: a.file.size,
+          lastModified: a.file.lastModified,
+          type: a.file.type,
+          endpoint: f.upload.endpoint,
+          metadata: f.upload.metadata,
+          uploadUrl: null,
+          bytesSent: 0,
+          savedAt: Date.now(),
+        };
+        this.records.set(a.key, rec);
+        resumeRecords.put(rec);
+        this.update(a.key, { state: 'queued', videoId: f.videoId });
+        mergeVideos([
+          { id: f.videoId, name: a.file.name, status: 'pending_upload', projectId, size: a.file.size },
+        ]);
+      });
+    } catch (err) {
+      const reason = err instanceof ApiError ? err.message : 'The upload could not start. Try again.';
+      // Files are kept: Retry asks for a new session for them.
+      for (const a of accepted) this.update(a.key, { state: 'failed', reason });
+    }
   }
 
   /** Starts queued uploads while fewer than `concurrency` are sending. */
@@ -335,7 +336,16 @@ export class UploadManager {
   retry(key: string): void {
     const row = this.row(key);
     if (!row || !['failed', 'skipped', 'offline'].includes(row.state)) return;
-    if (!this.files.has(key) || !this.records.has(key)) return;
+    const file = this.files.get(key);
+    if (!file) return;
+    if (!this.records.has(key)) {
+      // The session was refused (credits, quota, ...): ask for a new one for this file.
+      const projectId = this.getProjectId();
+      if (!projectId) return;
+      this.update(key, { state: 'checking', reason: null });
+      void this.openSession(projectId, [{ key, file }]).then(() => this.pump());
+      return;
+    }
     this.update(key, { state: 'queued', reason: null, retryAttempt: 0 });
     this.pump();
   }
@@ -343,7 +353,7 @@ export class UploadManager {
   /** Sets a file aside (still resumable later with Retry) so the rest of the queue moves on. */
   skip(key: string): void {
     const row = this.row(key);
-    if (!row || !ACTIVE_STATES.includes(row.state)) return;
+    if (!row || !(ACTIVE_STATES.includes(row.state) || row.state === 'failed')) return;
     this.update(key, { state: 'skipped', speed: 0 });
     void this.uploads.get(key)?.abort();
     this.pump();

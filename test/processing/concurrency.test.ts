@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processVideo } from '../../src/processing/runner.ts';
 import type { Checkpoint } from '../../src/processing/types.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { makeGood } from '../media/fixtures.ts';
+import { makeGood, makeLong } from '../media/fixtures.ts';
 import { analysisRow, reservations, uploadedVideo, videoRow } from './helpers.ts';
 
 let server: TestServer;
@@ -20,7 +20,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('two runners on one video', () => {
+describe('the runner, called directly', () => {
   it('process it once; the other backs off; credits are captured once', { timeout: 120_000 }, async () => {
     const user = await signUp(server.url);
     const videoId = await uploadedVideo(server, user.user.id, await makeGood('hevc', dir), {
@@ -64,5 +64,21 @@ describe('two runners on one video', () => {
     expect(await run).toBe('not_processable');
     expect((await videoRow(ctx.db, videoId)).status).toBe('canceled');
     expect(await reservations(ctx.db, videoId)).toEqual([{ state: 'released', amount: 10 }]);
+  });
+  it('fails a step that outlives PROCESSING_STEP_TIMEOUT_SECONDS at once, and releases credits', {
+    timeout: 120_000,
+  }, async () => {
+    const user = await signUp(server.url);
+    const videoId = await uploadedVideo(server, user.user.id, await makeLong(dir, 30), { enqueue: false });
+    const base = server.node.ctx;
+    const ctx = {
+      ...base,
+      config: { ...base.config, worker: { ...base.config.worker, stepTimeoutSeconds: 1 } },
+    };
+    expect(await processVideo(ctx, videoId, { signal: AbortSignal.timeout(100_000) })).toBe('failed');
+    const v = await videoRow(base.db, videoId);
+    expect(v.error_code).toBe('PROCESSING_TIMEOUT');
+    expect(v.error_message).toMatch(/PROCESSING_STEP_TIMEOUT_SECONDS/);
+    expect(await reservations(base.db, videoId)).toEqual([{ state: 'released', amount: 10 }]);
   });
 });

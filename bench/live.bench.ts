@@ -22,7 +22,8 @@ import { printTable, section } from './lib/table.ts';
  *     each of 200 connected WebSocket clients (20 users × 10 tabs), p50/p99;
  * (2) database statements per minute caused by open, idle dashboards (pg_stat_statements);
  * (3) library page 1 vs page 1000 of 200,000 videos (keyset paging), through HTTP.
- * The API node runs in this process, with the clients; the producer is a child process.
+ * The API node runs in this process; the clients and the producer are child processes (modes of
+ * this same file).
  */
 const ROOT = new URL('..', import.meta.url).pathname;
 const DATA = path.join(ROOT, 'bench/.data/live');
@@ -66,27 +67,31 @@ export async function run(): Promise<void> {
     DATABASE_URL: databaseUrl,
   });
   const node = await startClipdock(config, pino({ level: 'warn' }));
-  const clients: WebSocket[] = [];
+  let clientsProc: ReturnType<typeof child> | undefined;
+  const CLIENTS = USERS * TABS;
   try {
     const users = await makeUsers(node);
     const loadBefore = loadavg()[0]!;
-    const latencies = await latencyBench(node, databaseUrl, users, clients);
+    const latencies = await latencyBench(node, databaseUrl, users);
+    clientsProc = latencies.clients;
     const loadAfter = loadavg()[0]!;
-    const idle = await idleBench(databaseUrl, clients);
-    for (const c of clients) c.close();
+    const idle = await idleBench(databaseUrl, async () => {
+      latencies.clients.proc.kill('SIGTERM');
+      await latencies.clients.exited;
+    });
     const paging = await pagingBench(node, users[0]!);
 
     printTable(
       ['measure', 'Clipdock', 'seed (5 s polling)', 'goal'],
       [
         [
-          `progress → ${clients.length} WebSocket clients, p50`,
+          `progress → ${CLIENTS} WebSocket clients, p50`,
           `${latencies.p50.toFixed(0)} ms`,
           '2500 ms (average wait)',
           '',
         ],
         [
-          `progress → ${clients.length} WebSocket clients, p99`,
+          `progress → ${CLIENTS} WebSocket clients, p99`,
           `${latencies.p99.toFixed(0)} ms`,
           '5000 ms',
           '≤ 100 ms',
@@ -105,9 +110,9 @@ export async function run(): Promise<void> {
           '',
         ],
         [
-          `DB statements/min, ${clients.length} idle dashboards`,
+          `DB statements/min, ${CLIENTS} idle dashboards`,
           idle.withClients.toFixed(1),
-          `${12 * clients.length} (12 per dashboard)`,
+          `${12 * CLIENTS} (12 per dashboard)`,
           '~0',
         ],
         ['DB statements/min, same node, no dashboard', idle.without.toFixed(1), '', ''],
@@ -126,10 +131,10 @@ export async function run(): Promise<void> {
         (idle.top.length ? ` In the window: ${idle.top.join('; ')}.` : ''),
     );
     console.log(
-      `Machine load (1-min average) around the latency run: ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}; the API node and the 200 clients share one Node process.`,
+      `Machine load (1-min average) around the latency run: ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}; the API node, the 200 clients and the producer are three processes.`,
     );
   } finally {
-    for (const c of clients) c.terminate();
+    clientsProc?.proc.kill('SIGKILL');
     await node.stop();
     await embedded?.stop();
   }
@@ -176,68 +181,76 @@ async function makeUsers(node: Clipdock): Promise<BenchUser[]> {
   return users;
 }
 
-async function latencyBench(node: Clipdock, databaseUrl: string, users: BenchUser[], clients: WebSocket[]) {
-  const samples: number[] = [];
-  /** Arrival times by `${videoId}:${progress}`, to compare with the producer's commit times. */
-  const arrivals: Array<[string, number]> = [];
-  const expected = TICKS * USERS * TABS;
-  let resolveAll!: () => void;
-  const all = new Promise<void>((r) => {
-    resolveAll = r;
-  });
-  const wsUrl = `${node.url!.replace(/^http/, 'ws')}/api/ws`;
-  await Promise.all(
-    users.flatMap((u) =>
-      Array.from({ length: TABS }, async () => {
-        const ws = new WebSocket(`${wsUrl}?token=${u.token}`);
-        clients.push(ws);
-        let synced = false;
-        await new Promise<void>((resolve, reject) => {
-          ws.on('message', (data) => {
-            const at = wallNow();
-            const m = JSON.parse(data.toString()) as {
-              type: string;
-              videoId?: string;
-              progress?: number;
-              updatedAt?: string;
-            };
-            if (m.type === 'synced' && !synced) {
-              synced = true;
-              resolve();
-            } else if (synced && m.type === 'video.status' && (m.progress ?? 0) >= 1) {
-              samples.push(at - Date.parse(m.updatedAt!));
-              arrivals.push([`${m.videoId}:${m.progress}`, at]);
-              if (samples.length === expected) resolveAll();
-            }
-          });
-          ws.once('error', reject);
-        });
-      }),
-    ),
-  );
-  const producer = spawn(NODE, [THIS, 'producer'], {
-    env: {
-      ...process.env,
-      LIVE_BENCH_DB: databaseUrl,
-      LIVE_BENCH_VIDEOS: JSON.stringify(users.map((u) => ({ userId: u.id, videoId: u.videoId }))),
-    },
+/** Starts `node live.bench.ts <mode>` and collects its stdout. */
+function child(mode: 'producer' | 'clients', env: Record<string, string>) {
+  const proc = spawn(NODE, [THIS, mode], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
-  producer.stdout!.on('data', (d: Buffer) => {
+  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
+  proc.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
+    for (const w of waiters.filter((x) => x.re.test(out))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
   });
-  const exited = new Promise<number | null>((r) => producer.on('exit', r));
-  const timeout = new Promise<void>((r) => setTimeout(r, TICKS * TICK_MS + 30_000).unref());
-  await Promise.race([all, timeout]);
-  const code = await exited;
+  const exited = new Promise<number | null>((r) => proc.on('exit', r));
+  return {
+    proc,
+    exited,
+    output: () => out,
+    /** Resolves when stdout matches, or after `ms` (the caller then reports what is missing). */
+    waitFor: (re: RegExp, ms: number) =>
+      new Promise<void>((resolve) => {
+        if (re.test(out)) return resolve();
+        waiters.push({ re, resolve });
+        setTimeout(resolve, ms).unref();
+      }),
+  };
+}
+
+/**
+ * The clients run in a process of their own, as browsers would: the API node's process does
+ * only the server's work. They report each arrival with a wall-clock time comparable to the
+ * producer's.
+ */
+async function latencyBench(node: Clipdock, databaseUrl: string, users: BenchUser[]) {
+  const expected = TICKS * USERS * TABS;
+  const clients = child('clients', {
+    LIVE_BENCH_WS: `${node.url!.replace(/^http/, 'ws')}/api/ws`,
+    LIVE_BENCH_TOKENS: JSON.stringify(users.flatMap((u) => Array.from({ length: TABS }, () => u.token))),
+    LIVE_BENCH_EXPECTED: String(expected),
+  });
+  await clients.waitFor(/^READY$/m, 120_000);
+  if (!/^READY$/m.test(clients.output())) throw new Error('the WebSocket clients did not connect');
+  const producer = child('producer', {
+    LIVE_BENCH_DB: databaseUrl,
+    LIVE_BENCH_VIDEOS: JSON.stringify(users.map((u) => ({ userId: u.id, videoId: u.videoId }))),
+  });
+  const code = await producer.exited;
   if (code !== 0) throw new Error(`the producer process exited with ${code}`);
-  if (samples.length < expected) console.log(`(only ${samples.length} of ${expected} messages arrived)`);
+  await clients.waitFor(/^DONE$/m, 30_000);
+  const out = producer.output();
   const tx = JSON.parse(/TX (.*)/.exec(out)?.[1] ?? '{}') as { p50?: number; p99?: number };
   const committed = new Map<string, number>();
-  for (const m of out.matchAll(/^C (\S+) (\d+) ([\d.]+)$/gm)) committed.set(`${m[1]}:${m[2]}`, Number(m[3]));
-  const afterCommit = arrivals.flatMap(([k, at]) => (committed.has(k) ? [at - committed.get(k)!] : []));
+  const started = new Map<string, number>();
+  for (const m of out.matchAll(/^C (\S+) (\d+) ([\d.]+) ([\d.]+)$/gm)) {
+    started.set(`${m[1]}:${m[2]}`, Number(m[3]));
+    committed.set(`${m[1]}:${m[2]}`, Number(m[4]));
+  }
+  const samples: number[] = [];
+  const afterCommit: number[] = [];
+  for (const m of clients.output().matchAll(/^A (\S+) (\d+) ([\d.]+)$/gm)) {
+    const key = `${m[1]}:${m[2]}`;
+    const at = Number(m[3]);
+    if (started.has(key)) samples.push(at - started.get(key)!);
+    if (committed.has(key)) afterCommit.push(at - committed.get(key)!);
+  }
+  if (samples.length < expected) console.log(`(only ${samples.length} of ${expected} messages arrived)`);
   return {
+    clients,
     p50: pct(samples, 50),
     p99: pct(samples, 99),
     max: Math.max(...samples),
@@ -249,8 +262,46 @@ async function latencyBench(node: Clipdock, databaseUrl: string, users: BenchUse
   };
 }
 
+/** Child mode: the 200 WebSocket clients. Prints READY once all have their snapshot, then arrivals. */
+async function clientsMain(): Promise<void> {
+  const url = process.env.LIVE_BENCH_WS!;
+  const tokens = JSON.parse(process.env.LIVE_BENCH_TOKENS!) as string[];
+  const expected = Number(process.env.LIVE_BENCH_EXPECTED);
+  const lines: string[] = [];
+  const sockets: WebSocket[] = [];
+  await Promise.all(
+    tokens.map(
+      (token) =>
+        new Promise<void>((resolve, reject) => {
+          const ws = new WebSocket(`${url}?token=${token}`);
+          sockets.push(ws);
+          let synced = false;
+          ws.on('message', (data) => {
+            const at = wallNow();
+            const m = JSON.parse(data.toString()) as { type: string; videoId?: string; progress?: number };
+            if (m.type === 'synced' && !synced) {
+              synced = true;
+              resolve();
+            } else if (synced && m.type === 'video.status' && (m.progress ?? 0) >= 1) {
+              lines.push(`A ${m.videoId} ${m.progress} ${at.toFixed(3)}`);
+              if (lines.length === expected) console.log(`${lines.join('\n')}\nDONE`);
+            }
+          });
+          ws.once('error', reject);
+        }),
+    ),
+  );
+  console.log('READY');
+  // Idle dashboards from now on, until the parent ends them.
+  process.on('SIGTERM', () => {
+    if (lines.length < expected) console.log(`${lines.join('\n')}\nDONE`);
+    for (const ws of sockets) ws.close();
+    setTimeout(() => process.exit(0), 500);
+  });
+}
+
 /** Statements run against the database over a window, per minute, from pg_stat_statements when loaded. */
-async function idleBench(databaseUrl: string, clients: WebSocket[]) {
+async function idleBench(databaseUrl: string, closeClients: () => Promise<void>) {
   const admin = new pg.Client({ connectionString: databaseUrl });
   await admin.connect();
   try {
@@ -289,7 +340,7 @@ async function idleBench(databaseUrl: string, clients: WebSocket[]) {
     // Let the connects' snapshots finish before counting.
     await new Promise((r) => setTimeout(r, 2000));
     const withClients = await windowed();
-    for (const c of clients) c.close();
+    await closeClients();
     await new Promise((r) => setTimeout(r, 1000));
     const without = await windowed();
     return {
@@ -373,7 +424,8 @@ async function producer(): Promise<void> {
   for (let tick = 1; tick <= TICKS; tick++) {
     const started = Date.now();
     for (const v of videos) {
-      const at = new Date(wallNow());
+      const startWall = wallNow();
+      const at = new Date(startWall);
       const t0 = performance.now();
       await db.transaction().execute(async (tx) => {
         await tx
@@ -395,7 +447,7 @@ async function producer(): Promise<void> {
         });
       });
       txMs.push(performance.now() - t0);
-      console.log(`C ${v.videoId} ${tick} ${wallNow().toFixed(3)}`);
+      console.log(`C ${v.videoId} ${tick} ${startWall.toFixed(3)} ${wallNow().toFixed(3)}`);
     }
     await new Promise((r) => setTimeout(r, Math.max(0, TICK_MS - (Date.now() - started))));
   }
@@ -404,3 +456,4 @@ async function producer(): Promise<void> {
 }
 
 if (process.argv[1] === THIS && process.argv[2] === 'producer') await producer();
+if (process.argv[1] === THIS && process.argv[2] === 'clients') await clientsMain();

@@ -133,20 +133,22 @@ describe('processing API', () => {
 
     // The detail route shows analysis and outputs per the contract.
     const detail = await user.api(`/api/videos/${videoId}`);
-    if (detail.status === 200) {
-      const body = (await detail.json()) as Record<string, unknown>;
-      const video = (body.video ?? body) as {
-        analysis: Record<string, unknown>;
-        outputs: Record<string, string>;
-      };
-      expect(video.analysis).toMatchObject({
-        width: 320,
-        height: 240,
-        videoCodec: 'h264',
-        audioCodec: 'aac',
-      });
-      expect(video.outputs.video).toContain(`/api/videos/${videoId}/outputs/video.mp4`);
-    }
+    expect(detail.status).toBe(200);
+    const video = (await detail.json()) as {
+      analysis: Record<string, unknown>;
+      outputs: Record<string, string>;
+    };
+    expect(video.analysis).toMatchObject({
+      width: 320,
+      height: 240,
+      videoCodec: 'h264',
+      audioCodec: 'aac',
+      silences: [expect.objectContaining({ start: expect.any(Number), end: expect.any(Number) })],
+      transcript: { status: 'completed' },
+    });
+    expect(video.outputs.video).toBe(`/api/videos/${videoId}/outputs/video.mp4`);
+    expect(video.outputs.poster).toBe(`/api/videos/${videoId}/outputs/poster.jpg`);
+    expect(video.outputs.storyboard).toBe(`/api/videos/${videoId}/outputs/storyboard.jpg`);
 
     const balance = await credits(db(), user.user.id);
     const rep = await user.api(`/api/videos/${videoId}/reprocess`, { method: 'POST', body: '{}' });

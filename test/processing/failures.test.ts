@@ -42,11 +42,10 @@ describe('files that are not usable videos fail at once, with a code per cause, 
       expect(await credits(server.node.ctx.db, user.user.id)).toEqual({ balance: 100, reserved: 0 });
 
       const res = await user.api(`/api/videos/${videoId}`);
-      if (res.status === 200) {
-        const body = (await res.json()) as { video?: { error?: { code: string } }; error?: { code: string } };
-        const err = body.video?.error ?? body.error;
-        if (err) expect(err.code).toBe(bad.code);
-      }
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { status: string; error: { code: string; message: string } | null };
+      expect(body.status).toBe('failed');
+      expect(body.error?.code).toBe(bad.code);
     });
   }
 });

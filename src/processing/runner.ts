@@ -131,12 +131,17 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       ref,
       storageKey: v.storage_key,
       attempts: a.attempts,
-      checkpoint: { done: cp.done ?? {}, runs: cp.runs ?? {} } as Checkpoint,
+      checkpoint: {
+        done: cp.done ?? {},
+        runs: cp.runs ?? {},
+        ...(cp.reprocess ? { reprocess: true } : {}),
+      } as Checkpoint,
     };
   });
   if (!claim) return 'not_processable';
 
   const { ref, checkpoint } = claim;
+  const reprocess = !!opts.reprocess || !!checkpoint.reprocess;
   const cfg = ctx.config;
   const media =
     opts.media ??
@@ -236,11 +241,11 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
               ),
           };
       ctx.log.warn({ videoId, step: current, err }, `processing failed: ${e.code}`);
-      await finishFailed(ctx, ref, e, attempts, !!opts.reprocess);
+      await finishFailed(ctx, ref, e, attempts, reprocess);
       return 'failed';
     }
     ctx.log.warn({ videoId, step: current, attempts, err }, 'processing failed; retrying');
-    await scheduleRetry(ctx, ref, attempts, err as Error, !!opts.reprocess);
+    await scheduleRetry(ctx, ref, attempts, err as Error, reprocess);
     return 'retry_scheduled';
   }
 }
@@ -357,6 +362,7 @@ async function finishReady(ctx: AppContext, ref: VideoRef): Promise<void> {
         error_code: null,
         error_message: null,
         retry_after: null,
+        checkpoint: sql`checkpoint - 'reprocess'`,
         completed_at: sql`now()`,
         updated_at: sql`now()`,
       })
@@ -384,7 +390,7 @@ async function finishFailed(
         processing_step: null,
         last_progress_update: sql`now()`,
         updated_at: sql`now()`,
-        ...(reprocess ? { completed_at: sql`now()` } : {}),
+        ...(reprocess ? { completed_at: sql`now()`, checkpoint: sql`checkpoint - 'reprocess'` } : {}),
       })
       .where('video_id', '=', ref.videoId)
       .execute();

@@ -132,7 +132,7 @@ export async function reprocessVideo(
     await tx
       .updateTable('video_analysis')
       .set({
-        checkpoint: JSON.stringify({ done, runs: cp.runs ?? {} }),
+        checkpoint: JSON.stringify({ done, runs: cp.runs ?? {}, reprocess: true }),
         attempts: 0,
         retry_after: null,
         error_code: null,

@@ -116,6 +116,8 @@ export interface StepOutputs {
 export interface Checkpoint {
   done: Partial<StepOutputs>;
   runs: Partial<Record<StepName, number>>;
+  /** Set by a re-analysis of a ready video, so a resumed run (even without the job's flag) knows it. */
+  reprocess?: boolean;
 }
 
 /** `video_analysis.outputs`: storage keys of what the pipeline wrote. */

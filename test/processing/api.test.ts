@@ -229,4 +229,29 @@ describe('processing API', () => {
     expect(a.attempts).toBe(2);
     expect(await reservations(db(), videoId)).toEqual([{ state: 'released', amount: 10 }]);
   });
+  it('a failed re-analysis returns the video to ready (no charge), with the error on its analysis', {
+    timeout: 120_000,
+  }, async () => {
+    const user = await signUp(server.url);
+    const videoId = await uploadedVideo(server, user.user.id, await makeGood('no_audio', dir));
+    expect((await waitForStatus(db(), videoId, ['ready', 'failed'])).status).toBe('ready');
+    // The converted video vanishes: re-analysis cannot read it (a storage error, retried, then given up).
+    await server.node.ctx.store.delete(keys.output(videoId, 'video.mp4'));
+    const rep = await user.api(`/api/videos/${videoId}/reprocess`, {
+      method: 'POST',
+      body: JSON.stringify({ steps: ['analyze'] }),
+    });
+    expect(rep.status).toBe(202);
+    const deadline = Date.now() + 60_000;
+    let a = await analysisRow(db(), videoId);
+    while (a?.error_code !== 'PROCESSING_FAILED' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      a = await analysisRow(db(), videoId);
+    }
+    expect(a?.error_code).toBe('PROCESSING_FAILED');
+    const v = await waitForStatus(db(), videoId, ['ready']);
+    expect(v.error_code).toBeNull();
+    expect((a!.checkpoint as unknown as Checkpoint).reprocess).toBeUndefined();
+    expect(await reservations(db(), videoId)).toEqual([{ state: 'captured', amount: 10 }]);
+  });
 });

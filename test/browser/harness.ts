@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -18,8 +20,7 @@ function newestMtime(p: string): number {
   return Math.max(st.mtimeMs, ...readdirSync(p).map((f) => newestMtime(path.join(p, f))));
 }
 
-/** Builds web/dist when it is missing or older than its sources, so `npm test` works on a fresh clone. */
-export async function ensureWebBuilt(): Promise<void> {
+function isStale(): boolean {
   const web = path.join(repoRoot, 'web');
   const built = path.join(web, 'dist', 'index.html');
   const sources = Math.max(
@@ -27,14 +28,42 @@ export async function ensureWebBuilt(): Promise<void> {
     newestMtime(path.join(web, 'index.html')),
     newestMtime(path.join(web, 'vite.config.ts')),
   );
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  await run(
-    process.execPath,
-    [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts'],
-    {
-      cwd: repoRoot,
-    },
+  return !existsSync(built) || statSync(built).mtimeMs < sources;
+}
+
+/**
+ * Builds web/dist when it is missing or older than its sources, so `npm test` works on a fresh
+ * clone. Test files run in parallel processes: a lock directory (mkdir is atomic) makes one build
+ * while the others wait, so no server starts on a half-emptied dist.
+ */
+export async function ensureWebBuilt(): Promise<void> {
+  if (!isStale()) return;
+  const lock = path.join(
+    os.tmpdir(),
+    `clipdock-web-build-${createHash('sha1').update(repoRoot).digest('hex').slice(0, 12)}`,
   );
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      // A lock left by a killed run is older than any real build.
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 180_000) await rm(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    if (!isStale()) return;
+    // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
+    await run(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts'],
+      { cwd: repoRoot, env: { ...process.env, NODE_ENV: 'production' } },
+    );
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
 
 /** Chromium as @sparticuz/chromium ships it, driven headless by playwright-core. */

@@ -1,0 +1,78 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { artifactsDir, ensureWebBuilt, launchBrowser, makeMedia, type TestMedia } from './harness.ts';
+
+/**
+ * The app when things go wrong outside the browser: the live socket drops (the header says
+ * "Reconnecting…" and the app reconnects by itself), and the server refuses a batch (credits).
+ */
+let server: TestServer;
+let browser: Browser;
+let page: Page;
+let media: TestMedia;
+let mediaDir: string;
+const sockets: WebSocketRoute[] = [];
+
+beforeAll(async () => {
+  mediaDir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-browser-media-'));
+  [media] = await Promise.all([
+    makeMedia(mediaDir),
+    ensureWebBuilt(),
+    mkdir(artifactsDir, { recursive: true }),
+  ]);
+  // Credits for exactly one video.
+  server = await startTestServer({ STARTING_CREDITS: '10', CREDITS_PER_VIDEO: '10' });
+  browser = await launchBrowser();
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  page = await context.newPage();
+  // Every app socket passes through here, so the test can cut it as a flaky network would.
+  await page.routeWebSocket(/\/api\/ws/, (ws) => {
+    ws.connectToServer();
+    sockets.push(ws);
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
+});
+
+describe('web app when the outside world fails', () => {
+  it('shows "Reconnecting…" when the live socket drops, and reconnects by itself', async () => {
+    await page.goto(server.url);
+    await page.getByLabel('Email').fill('robin@example.com');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create account' }).last().click();
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    expect(sockets).toHaveLength(1);
+
+    await sockets[0]!.close({ code: 1012, reason: 'test: network blip' });
+    await page.getByText('Reconnecting…').waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: path.join(artifactsDir, 'r1-reconnecting.png') });
+    await page.locator('.conn.ok').waitFor({ timeout: 30_000 });
+    expect(sockets.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('shows the server’s reason on every row when it refuses a batch, and uploads what fits after', async () => {
+    await page.getByTestId('file-input').setInputFiles([media.mp4, media.mov]);
+    for (const f of [media.mp4, media.mov]) {
+      const row = page.locator(`[data-testid=upload-row][data-name="${path.basename(f)}"]`);
+      await expect.poll(() => row.getAttribute('data-state')).toBe('failed');
+      expect(await row.getByTestId('row-reason').textContent()).toMatch(/credits/i);
+    }
+    await page.screenshot({ path: path.join(artifactsDir, 'r2-refused-batch.png') });
+
+    // One video's worth of credits: the same file alone goes through with Retry.
+    const mp4 = path.basename(media.mp4);
+    await page.getByRole('button', { name: `Retry ${mp4}` }).click();
+    await page
+      .locator(`[data-testid=upload-row][data-name="${mp4}"][data-state=complete]`)
+      .waitFor({ timeout: 60_000 });
+    await page.locator(`[data-testid=ready-section] [data-name="${mp4}"]`).waitFor({ timeout: 120_000 });
+  });
+});

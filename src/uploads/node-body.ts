@@ -89,19 +89,24 @@ export async function handleNode(server: Server, req: IncomingMessage, res: Serv
     Object.defineProperty(request, 'body', { value: req, configurable: true });
   }
   const response = await server.handleWeb(request as unknown as Request);
-  if (response.status >= 400 && !req.complete) discardRest(req);
+  if (response.status >= 400 && !req.complete) {
+    // Closing at once would reset the connection under the reply: keep it open while the
+    // refused rest of the body is discarded (bounded below).
+    response.headers.delete('connection');
+    discardRest(req);
+  }
   await sendNodeResponse(res, response);
 }
 
 /** How much of a refused body is read and thrown away so that the refusal reaches the client. */
-const LINGER_BYTES = 16 * 1024 * 1024;
-const LINGER_MS = 2000;
+const LINGER_BYTES = 64 * 1024 * 1024;
+const LINGER_MS = 5000;
 
 /**
  * A refused request (415 not a video, 409, ...) may still be sending its body. Closing the socket
  * on unread bytes makes the kernel send a reset that can destroy our reply in the client's
- * buffers before it is read, so read and discard a bounded tail first: nothing of it is stored,
- * and a client that reads the reply stops sending at once.
+ * buffers before it is read, so read and discard a bounded tail first (as nginx's lingering
+ * close does): nothing of it is stored, and a client that reads the reply stops sending.
  */
 function discardRest(req: IncomingMessage): void {
   let seen = 0;

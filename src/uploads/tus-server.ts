@@ -135,6 +135,7 @@ export async function createTusService(ctx: AppContext): Promise<TusService> {
         : handleNode(server, req, res);
     },
     async stop() {
+      await datastore.progress.close();
       await locker.stop();
     },
   };

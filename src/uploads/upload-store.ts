@@ -8,7 +8,7 @@ import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { ERRORS as APP_ERRORS, AppError, type ErrorCode } from '../errors.ts';
 import { finishUpload, storedOriginalSize } from './finish.ts';
-import { UploadProgress } from './progress.ts';
+import { UploadProgressWriter } from './progress.ts';
 import { SNIFF_BYTES, type SniffVerdict, sniffVideo } from './sniff.ts';
 import { endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
 
@@ -56,11 +56,13 @@ export interface UploadStoreDeps {
 export class ClipdockUploadStore extends DataStore {
   private readonly inner: DataStore;
   private readonly deps: UploadStoreDeps;
+  readonly progress: UploadProgressWriter;
 
   constructor(inner: DataStore, deps: UploadStoreDeps) {
     super();
     this.inner = inner;
     this.deps = deps;
+    this.progress = new UploadProgressWriter(deps.ctx.db, deps.ctx.log);
     // No deferred length (the size is declared up front) and no concatenation.
     this.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration'];
   }
@@ -181,7 +183,7 @@ export class ClipdockUploadStore extends DataStore {
   ): Promise<number> {
     const video = uploadRequest.getStore()?.video ?? (await this.loadVideo(id));
     const size = Number(video.declared_size);
-    const progress = new UploadProgress(this.ctx.db, this.ctx.log, id, size);
+    const progress = (offset: number) => this.progress.report(id, size, offset);
     const target = Math.min(SNIFF_BYTES, size);
     const needsSniff = video.mime_type === null && offset < target;
     let prefix: Buffer = Buffer.alloc(0);
@@ -239,10 +241,18 @@ export class ClipdockUploadStore extends DataStore {
       source.off('close', onClose);
       opts.signal?.removeEventListener('abort', onAbort);
     }
-    progress.mime = meter.accepted?.kind === 'video' ? meter.accepted.mime : undefined;
-    // Not awaited: the reply needs no database round trip. Writes are ordered per request and
-    // monotonic across requests; a finish that commits first makes this one a no-op.
-    void progress.flush(newOffset);
+    if (meter.accepted?.kind === 'video') {
+      // Once per upload, and before a finish can read it.
+      await this.ctx.db
+        .updateTable('videos')
+        .set({ mime_type: meter.accepted.mime })
+        .where('id', '=', id)
+        .where('mime_type', 'is', null)
+        .execute();
+    }
+    // The final offset of this request: written now or at the end of the rate limit's interval,
+    // off the reply path. A finish that commits first makes it a no-op.
+    this.progress.report(id, size, newOffset);
     return newOffset;
   }
 
@@ -312,7 +322,7 @@ class UploadMeter extends Transform {
     size: number;
     maxBytes: number;
     sniff: { prefix: Buffer; target: number } | undefined;
-    progress: UploadProgress;
+    progress: (offset: number) => void;
   };
   accepted: SniffVerdict | undefined;
   rejected: SniffVerdict | undefined;
@@ -329,9 +339,10 @@ class UploadMeter extends Transform {
       cb(new Error('request body larger than allowed'));
       return;
     }
-    this.opts.progress.report(this.opts.offset + this.received);
     const sniff = this.opts.sniff;
     if (!sniff || this.accepted) {
+      // Only bytes on their way to the store count as received; held bytes may be refused.
+      this.opts.progress(this.opts.offset + this.received);
       cb(null, chunk);
       return;
     }

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VIDEO_CHANNEL } from '../../src/events/video-events.ts';
 import { finishUpload } from '../../src/uploads/finish.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createSession, fakeMp4, headOffset, sha256, startTus, waitFor } from './helpers.ts';
@@ -265,6 +267,59 @@ describe('tus uploads', () => {
     const pv = await video(pngFile.videoId);
     expect(pv).toMatchObject({ status: 'failed', error_code: 'NOT_A_VIDEO' });
     expect(await credits(alice.api)).toEqual(before);
+  });
+
+  it('writes progress to the video and publishes it as events, ending with the final offset', async () => {
+    const alice = await signUp(server.url);
+    const body = fakeMp4(3_000_000);
+    const { files } = await createSession(alice.api, [{ name: 'progress.mp4', size: body.length }]);
+    const file = files[0]!;
+    const listener = new pg.Client({ connectionString: server.databaseUrl });
+    await listener.connect();
+    const events: Array<{ status: string; progress: number; step: string | null }> = [];
+    listener.on('notification', (msg) => {
+      const e = JSON.parse(msg.payload ?? '{}') as {
+        videoId: string;
+        status: string;
+        progress: number;
+        step: null;
+      };
+      if (e.videoId === file.videoId) events.push(e);
+    });
+    await listener.query(`LISTEN ${VIDEO_CHANNEL}`);
+    try {
+      const created = await fetch(file.upload.endpoint, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${alice.token}`,
+          'tus-resumable': '1.0.0',
+          'upload-length': String(body.length),
+          'upload-metadata': `videoId ${Buffer.from(file.videoId).toString('base64')}`,
+          'content-type': 'application/offset+octet-stream',
+        },
+        body: new Uint8Array(body.subarray(0, 1_000_000)),
+      });
+      expect(created.status).toBe(201);
+      const v = await waitFor(async () => {
+        const row = await video(file.videoId);
+        return Number(row.received_bytes) === 1_000_000 && row;
+      });
+      expect(v.upload_progress).toBeCloseTo(33.33, 1);
+      expect(v.mime_type).toBe('video/mp4');
+      await startTus(body, {
+        token: alice.token,
+        uploadUrl: created.headers.get('location')!,
+        chunkSize: 500_000,
+      }).done;
+      await waitFor(async () => events.some((e) => e.status === 'uploaded'));
+      expect(events[0]).toMatchObject({ status: 'uploading', progress: 0, step: null });
+      expect(events.some((e) => e.status === 'uploading' && e.progress === 33)).toBe(true);
+      expect(events.at(-1)).toMatchObject({ status: 'uploaded', progress: 100 });
+      const progresses = events.filter((e) => e.status === 'uploading').map((e) => e.progress);
+      expect(progresses).toEqual([...progresses].sort((a, b) => a - b));
+    } finally {
+      await listener.end();
+    }
   });
 
   it('termination cancels the video, releases its credits and deletes the partial bytes', async () => {

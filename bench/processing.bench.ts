@@ -9,7 +9,7 @@ import { reserveForVideos } from '../src/credits/ledger.ts';
 import { enqueue, processJobKey } from '../src/jobs/queue.ts';
 import { resolveBinaries } from '../src/media/ffmpeg.ts';
 import { createMediaTools, type MediaTools } from '../src/media/media-tools.ts';
-import { processVideo } from '../src/processing/runner.ts';
+import { processVideo, WORK_DIR } from '../src/processing/runner.ts';
 import { normalizeArgs } from '../src/processing/steps/normalize.ts';
 import type { MediaInfo } from '../src/processing/types.ts';
 import { type Clipdock, startClipdock } from '../src/server.ts';
@@ -218,8 +218,7 @@ export async function run(): Promise<void> {
     let bare = 0;
     for (const c of commands) {
       // Recreate the temp dirs the steps wrote into (they were removed after each step).
-      for (const a of c.args)
-        if (/clipdock-\w+-/.test(a) && a.startsWith('/')) await mkdir(path.dirname(a), { recursive: true });
+      for (const a of c.args) if (a.startsWith(WORK_DIR)) await mkdir(path.dirname(a), { recursive: true });
       bare += (await timed(() => replay(c.bin, c.args))).ms;
     }
     const overhead = pipeline.ms / bare;

@@ -1,8 +1,10 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { AppContext } from '../context.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
-import { isVideoLocked } from './runner.ts';
+import { isVideoLocked, WORK_DIR } from './runner.ts';
 
 /**
  * Resumes videos whose worker died. graphile-worker would leave such a job locked for 4 hours;
@@ -26,6 +28,7 @@ interface StaleRow {
 }
 
 export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryReport> {
+  await removeAbandonedWorkDirs(ctx.config.worker.stepTimeoutSeconds);
   const stale = await sql<StaleRow>`
     SELECT v.id, j.id::text AS job_id, j.locked_by, coalesce(j.attempts >= j.max_attempts, false) AS exhausted
     FROM videos v
@@ -64,4 +67,18 @@ export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryRep
     ctx.log.warn(report, 'resumed processing of videos whose worker stopped');
   }
   return report;
+}
+
+/**
+ * Temp dirs of steps whose worker was killed on this machine. A live step never runs longer than
+ * the step timeout, so a dir older than that (plus a margin) has no owner.
+ */
+async function removeAbandonedWorkDirs(stepTimeoutSeconds: number): Promise<void> {
+  const cutoff = Date.now() - (stepTimeoutSeconds + 600) * 1000;
+  const entries = await readdir(WORK_DIR).catch(() => [] as string[]);
+  for (const name of entries) {
+    const dir = path.join(WORK_DIR, name);
+    const st = await stat(dir).catch(() => undefined);
+    if (st && st.mtimeMs < cutoff) await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -63,6 +63,8 @@ const STEPS: { [N in StepName]: Step<N> } = {
 };
 
 const PROGRESS_INTERVAL_MS = 250;
+/** Steps' temp dirs; what a killed worker left here is removed by the recovery sweep. */
+export const WORK_DIR = path.join(os.tmpdir(), 'clipdock-work');
 const LOCK_NAMESPACE = 'clipdock.process_video';
 
 export async function processVideo(ctx: AppContext, videoId: string, opts: RunOptions): Promise<RunOutcome> {
@@ -183,7 +185,8 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       );
       checkpoint.runs[name] = (checkpoint.runs[name] ?? 0) + 1;
       await saveCheckpoint(ctx, ref, checkpoint, name, base);
-      const tmpDir = await mkdtemp(path.join(os.tmpdir(), `clipdock-${name}-`));
+      await mkdir(WORK_DIR, { recursive: true });
+      const tmpDir = await mkdtemp(path.join(WORK_DIR, `${videoId}-${name}-`));
       const timeout = AbortSignal.timeout(cfg.worker.stepTimeoutSeconds * 1000);
       const signal = AbortSignal.any([opts.signal, timeout]);
       const stepCtx: StepContext = {

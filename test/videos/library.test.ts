@@ -241,15 +241,18 @@ describe('video detail, rename, delete', () => {
     const me = (await (await u.api('/api/me')).json()) as { credits: { balance: number; reserved: number } };
     expect(me.credits).toEqual({ balance: meBefore.credits.balance + 10, reserved: 0 });
 
-    // The worker carries out the recorded deletes.
-    await until(async () => (await store.list(`videos/${id}/`)).length === 0);
-    const pending = await db()
-      .selectFrom('cleanup_jobs')
-      .select(sql<number>`count(*)::int`.as('n'))
-      .where('done_at', 'is', null)
-      .where('target', 'like', `%${id}%`)
-      .executeTakeFirstOrThrow();
-    expect(pending.n).toBe(0);
+    // The worker carries out the recorded deletes (and marks them done when its batch commits).
+    const pending = async () =>
+      (
+        await db()
+          .selectFrom('cleanup_jobs')
+          .select(sql<number>`count(*)::int`.as('n'))
+          .where('done_at', 'is', null)
+          .where('target', 'like', `%${id}%`)
+          .executeTakeFirstOrThrow()
+      ).n;
+    await until(async () => (await pending()) === 0);
+    expect(await store.list(`videos/${id}/`)).toEqual([]);
     expect(await store.head(`videos/${neighbour}/original`)).toBeDefined();
     expect((await u.api(`/api/videos/${id}`, { method: 'DELETE' })).status).toBe(404);
   });

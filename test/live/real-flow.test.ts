@@ -56,7 +56,7 @@ async function uploadAndWatch(
   expect(mid.progress).toBeLessThan(100);
   const resumeUrl = first.upload.url;
   expect(resumeUrl).toBeTruthy();
-  const second = startTus(clip, { token: user.token, uploadUrl: resumeUrl!, chunkSize: chunk });
+  const second = startTus(clip, { token: user.token, uploadUrl: resumeUrl!, chunkSize: chunk, retry: true });
   await second.done;
 
   await client.waitFor((m) => m.videoId === file.videoId && m.status === 'ready', {

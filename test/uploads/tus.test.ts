@@ -243,6 +243,8 @@ describe('tus uploads', () => {
     expect(v.error_message).toMatch(/looks like a text file/);
     expect(Number(v.received_bytes)).toBe(0);
     expect(await credits(alice.api)).toEqual(before);
+    const usage = (await (await alice.api('/api/me')).json()) as { storage: { usedBytes: number } };
+    expect(usage.storage.usedBytes).toBe(0);
 
     // A PNG in one big streamed PATCH: answered 415 while the client is still sending.
     const png = Buffer.alloc(32 * 1024 * 1024, 7);

@@ -24,8 +24,8 @@ beforeAll(async () => {
     ensureWebBuilt(),
     mkdir(artifactsDir, { recursive: true }),
   ]);
-  // Credits for exactly one video.
-  server = await startTestServer({ STARTING_CREDITS: '10', CREDITS_PER_VIDEO: '10' });
+  // Credits for exactly two videos.
+  server = await startTestServer({ STARTING_CREDITS: '20', CREDITS_PER_VIDEO: '10' });
   browser = await launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   page = await context.newPage();
@@ -59,20 +59,63 @@ describe('web app when the outside world fails', () => {
   });
 
   it('shows the server’s reason on every row when it refuses a batch, and uploads what fits after', async () => {
-    await page.getByTestId('file-input').setInputFiles([media.mp4, media.mov]);
-    for (const f of [media.mp4, media.mov]) {
+    await page.getByTestId('file-input').setInputFiles([media.mp4, media.mov, media.hevc]);
+    for (const f of [media.mp4, media.mov, media.hevc]) {
       const row = page.locator(`[data-testid=upload-row][data-name="${path.basename(f)}"]`);
       await expect.poll(() => row.getAttribute('data-state')).toBe('failed');
       expect(await row.getByTestId('row-reason').textContent()).toMatch(/credits/i);
     }
     await page.screenshot({ path: path.join(artifactsDir, 'r2-refused-batch.png') });
 
-    // One video's worth of credits: the same file alone goes through with Retry.
+    // The same file alone fits: Retry asks for a new session for it.
     const mp4 = path.basename(media.mp4);
     await page.getByRole('button', { name: `Retry ${mp4}` }).click();
     await page
       .locator(`[data-testid=upload-row][data-name="${mp4}"][data-state=complete]`)
       .waitFor({ timeout: 60_000 });
     await page.locator(`[data-testid=ready-section] [data-name="${mp4}"]`).waitFor({ timeout: 120_000 });
+  });
+
+  it('lists an upload the server knows but this browser lost track of, and continues it from the server offset', async () => {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 3 * 1024 * 1024,
+    });
+    const name = path.basename(media.big1);
+    await page.getByTestId('file-input').setInputFiles(media.big1);
+    await page.waitForFunction(
+      (n) =>
+        Object.values(
+          JSON.parse(localStorage.getItem('clipdock.uploads.v1') ?? '{}') as Record<
+            string,
+            { name: string; bytesSent: number }
+          >,
+        ).some((r) => r.name === n && r.bytesSent > 0),
+      name,
+      { timeout: 60_000 },
+    );
+    // As if the upload had been started from another browser: no local record survives.
+    await page.evaluate(() => localStorage.removeItem('clipdock.uploads.v1'));
+    await page.reload();
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+    const row = page.locator(`[data-testid=upload-row][data-name="${name}"]`);
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 30_000 }).toBe('awaiting_file');
+
+    const patchOffsets: number[] = [];
+    page.on('request', (req) => {
+      if (req.method() === 'PATCH') patchOffsets.push(Number(req.headers()['upload-offset']));
+    });
+    await page.getByTestId('file-input').setInputFiles(media.big1);
+    await row.and(page.locator('[data-state=complete]')).waitFor({ timeout: 120_000 });
+    expect(patchOffsets[0]).toBeGreaterThan(0);
   });
 });

@@ -60,7 +60,7 @@ export interface Video {
   progress?: number;
   error?: VideoError | null;
   size?: number;
-  declaredSize?: number;
+  mimeType?: string | null;
   createdAt?: string;
   updatedAt?: string;
   durationSeconds?: number | null;

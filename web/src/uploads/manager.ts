@@ -1,5 +1,5 @@
 import * as tus from 'tus-js-client';
-import { Api, ApiError, tokenStore } from '../api.ts';
+import { Api, ApiError, tokenStore, type Video } from '../api.ts';
 import { createStore, mergeVideos } from '../store.ts';
 import { MAX_FILE_BYTES, precheckFile } from './precheck.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
@@ -46,6 +46,8 @@ export interface UploadState {
 export const ACTIVE_STATES: RowState[] = ['checking', 'queued', 'uploading', 'retrying', 'paused', 'offline'];
 
 const MiB = 1024 * 1024;
+/** The tus endpoint, when no upload session of this page named it (they all name the same one). */
+const TUS_ENDPOINT = '/api/uploads';
 
 /**
  * The upload queue: pre-checks files in the browser, creates one upload session per batch, then
@@ -96,24 +98,52 @@ export class UploadManager {
     this.store.set((s) => ({ rows: s.rows.map((r) => (r.key === key ? { ...r, ...patch } : r)) }));
   }
 
-  /** Lists the uploads a previous page left unfinished, as far as the server still expects them. */
+  /**
+   * Lists the uploads a previous page left unfinished: those this browser kept a record of (and
+   * the server still expects), and those the server knows but this browser has no record of
+   * (another tab, cleared storage). tus names each upload after its video, so the latter resume
+   * at `<endpoint>/<videoId>`; if the server has no such upload yet, tus creates it there.
+   */
   async restore(): Promise<void> {
-    const saved = resumeRecords.all();
-    if (!saved.length) return;
+    let saved = resumeRecords.all();
     let statuses: Array<{ id: string; status: string }> = [];
+    let serverOpen: Video[] = [];
     try {
-      statuses = (await Api.videoStatus(saved.map((r) => r.videoId))).videos;
+      [statuses, serverOpen] = await Promise.all([
+        saved.length ? Api.videoStatus(saved.map((r) => r.videoId)).then((r) => r.videos) : [],
+        Api.videos({ status: 'pending_upload,uploading', limit: 50 }).then((r) => r.videos),
+      ]);
     } catch {
       return;
     }
     const open = new Map(statuses.map((v) => [v.id, v.status]));
-    const rows: UploadRow[] = [];
     for (const rec of saved) {
       const status = open.get(rec.videoId);
-      if (status !== 'pending_upload' && status !== 'uploading') {
-        resumeRecords.remove(rec.videoId);
-        continue;
-      }
+      if (status !== 'pending_upload' && status !== 'uploading') resumeRecords.remove(rec.videoId);
+    }
+    saved = saved.filter(
+      (r) => open.get(r.videoId) === 'pending_upload' || open.get(r.videoId) === 'uploading',
+    );
+    const endpoint = saved[0]?.endpoint ?? TUS_ENDPOINT;
+    for (const v of serverOpen) {
+      if (saved.some((r) => r.videoId === v.id)) continue;
+      saved.push({
+        videoId: v.id,
+        projectId: v.projectId ?? '',
+        name: v.name,
+        size: v.size ?? 0,
+        lastModified: 0,
+        type: v.mimeType ?? '',
+        endpoint,
+        metadata: { videoId: v.id, filename: v.name, filetype: v.mimeType ?? '' },
+        uploadUrl: v.status === 'uploading' ? `${new URL(endpoint, location.href).href}/${v.id}` : null,
+        bytesSent: Math.round(((v.progress ?? 0) / 100) * (v.size ?? 0)),
+        savedAt: Date.now(),
+      });
+      resumeRecords.put(saved[saved.length - 1]!);
+    }
+    const rows: UploadRow[] = [];
+    for (const rec of saved) {
       if (this.rows().some((r) => r.videoId === rec.videoId)) continue;
       const key = `r${++this.seq}`;
       this.records.set(key, rec);

@@ -215,6 +215,26 @@ describe('tus uploads', () => {
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe(
       'VIDEO_NOT_AWAITING_UPLOAD',
     );
+
+    // creation-with-upload carrying the whole file: finished within the POST.
+    const small = fakeMp4(70_000);
+    const { files: more } = await createSession(alice.api, [{ name: 'whole.mp4', size: small.length }]);
+    const whole = await fetch(more[0]!.upload.endpoint, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${alice.token}`,
+        'tus-resumable': '1.0.0',
+        'upload-length': String(small.length),
+        'upload-metadata': `videoId ${Buffer.from(more[0]!.videoId).toString('base64')}`,
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: new Uint8Array(small),
+    });
+    expect(whole.status).toBe(201);
+    expect(whole.headers.get('upload-offset')).toBe(String(small.length));
+    expect((await video(more[0]!.videoId)).status).toBe('uploaded');
+    const back = await alice.api(`/api/videos/${more[0]!.videoId}/original`);
+    expect(sha256(Buffer.from(await back.arrayBuffer()))).toBe(sha256(small));
   });
 
   it('stops a text file named .mp4 in its first chunk: 415, video failed, credits released', async () => {

@@ -29,6 +29,8 @@ export class PgLocker implements Locker {
   readonly acquireTimeoutMs: number;
   /** Locks held by this node: upload id → their holders' release requests. */
   readonly held = new Map<string, Set<RequestRelease>>();
+  /** Unlocks under way on this node: the next lock of the same id waits for its one. */
+  readonly unlocking = new Map<string, Promise<void>>();
   private listener: pg.Client | undefined;
   private stopped = false;
   private readonly opts: PgLockerOptions;
@@ -64,6 +66,7 @@ export class PgLocker implements Locker {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await Promise.allSettled(this.unlocking.values());
     await this.listener?.end().catch(() => {});
     await this.pool.end();
   }
@@ -96,6 +99,7 @@ class PgLock implements Lock {
   }
 
   async lock(stopSignal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
+    await this.locker.unlocking.get(this.id);
     const client = await this.locker.pool.connect();
     const deadline = Date.now() + this.locker.acquireTimeoutMs;
     let lastNudge = 0;
@@ -126,6 +130,11 @@ class PgLock implements Lock {
     this.locker.held.set(this.id, holders);
   }
 
+  /**
+   * Releases without making the reply wait for the round trip: the next request for this id on
+   * this node waits for it in `lock()`, and one on another node retries until the database has
+   * released it. Destroying the connection on failure ends its session, which releases too.
+   */
   async unlock(): Promise<void> {
     const client = this.client;
     if (!client) throw new Error('Releasing an unlocked lock!');
@@ -133,12 +142,16 @@ class PgLock implements Lock {
     const holders = this.locker.held.get(this.id);
     if (this.release) holders?.delete(this.release);
     if (holders?.size === 0) this.locker.held.delete(this.id);
-    try {
-      await client.query(`SELECT pg_advisory_unlock(hashtextextended('tus:' || $1, 0))`, [this.id]);
-      client.release();
-    } catch (err) {
-      // Destroying the connection ends its session, which releases the advisory lock too.
-      client.release(err as Error);
-    }
+    const unlocking = this.locker.unlocking;
+    const done: Promise<void> = client
+      .query(`SELECT pg_advisory_unlock(hashtextextended('tus:' || $1, 0))`, [this.id])
+      .then(
+        () => client.release(),
+        (err: Error) => client.release(err),
+      )
+      .finally(() => {
+        if (unlocking.get(this.id) === done) unlocking.delete(this.id);
+      });
+    unlocking.set(this.id, done);
   }
 }

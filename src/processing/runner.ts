@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
+import { scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
 import { captureReservation, releaseReservation } from '../credits/ledger.ts';
 import type { Tx } from '../db/database.ts';
@@ -10,7 +11,7 @@ import { AppError, isAppError } from '../errors.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
 import { MediaAbortedError } from '../media/ffmpeg.ts';
 import { createMediaTools, type MediaTools } from '../media/media-tools.ts';
-import { StorageNotFoundError } from '../storage/object-store.ts';
+import { keys, StorageNotFoundError } from '../storage/object-store.ts';
 import { createTranscriptionProvider, type TranscriptionProvider } from '../transcription/provider.ts';
 import { ProgressReporter, publish, type VideoRef } from './progress.ts';
 import { analyzeStep } from './steps/analyze.ts';
@@ -77,10 +78,25 @@ export async function processVideo(ctx: AppContext, videoId: string, opts: RunOp
       [LOCK_NAMESPACE, videoId],
     );
     if (!got.rows[0]?.ok) return 'busy';
-    return await runLocked(ctx, videoId, opts);
+    const outcome = await runLocked(ctx, videoId, opts);
+    await cleanUpIfDeleted(ctx, videoId);
+    return outcome;
   } finally {
     await lock.end().catch(() => {});
   }
+}
+
+/**
+ * A video deleted while a step was running may have had an output written after its delete's
+ * cleanup ran. Once the run is over nothing more is written, so a second prefix delete then
+ * leaves nothing orphaned.
+ */
+async function cleanUpIfDeleted(ctx: AppContext, videoId: string): Promise<void> {
+  const exists = await ctx.db.selectFrom('videos').select('id').where('id', '=', videoId).executeTakeFirst();
+  if (exists) return;
+  await scheduleCleanup(ctx.db, [
+    { kind: 'delete_prefix', target: keys.videoPrefix(videoId), reason: 'video deleted while processing' },
+  ]);
 }
 
 /** Whether some process holds the video's run lock right now. */

@@ -2,8 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCleanup } from '../../src/cleanup/cleanup.ts';
 import { processVideo } from '../../src/processing/runner.ts';
 import type { Checkpoint } from '../../src/processing/types.ts';
+import { keys } from '../../src/storage/object-store.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeGood, makeLong } from '../media/fixtures.ts';
 import { analysisRow, reservations, uploadedVideo, videoRow } from './helpers.ts';
@@ -65,6 +67,28 @@ describe('the runner, called directly', () => {
     expect((await videoRow(ctx.db, videoId)).status).toBe('canceled');
     expect(await reservations(ctx.db, videoId)).toEqual([{ state: 'released', amount: 10 }]);
   });
+  it('leaves no stored output behind for a video deleted while a step runs', {
+    timeout: 120_000,
+  }, async () => {
+    const user = await signUp(server.url);
+    const videoId = await uploadedVideo(server, user.user.id, await makeGood('prores', dir), {
+      enqueue: false,
+    });
+    const ctx = server.node.ctx;
+    const run = processVideo(ctx, videoId, { signal: AbortSignal.timeout(100_000) });
+    for (;;) {
+      const a = await analysisRow(ctx.db, videoId);
+      if (a?.processing_step === 'normalize') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await user.api(`/api/videos/${videoId}`, { method: 'DELETE' })).status).toBeLessThan(300);
+    // The delete's own cleanup runs while the step is still writing its output.
+    await runCleanup(ctx);
+    expect(await run).toBe('not_processable');
+    await runCleanup(ctx);
+    expect(await ctx.store.list(keys.videoPrefix(videoId))).toEqual([]);
+  });
+
   it('fails a step that outlives PROCESSING_STEP_TIMEOUT_SECONDS at once, and releases credits', {
     timeout: 120_000,
   }, async () => {

@@ -11,9 +11,9 @@ import { PgEventBus } from './events/pg-event-bus.ts';
 import { buildHttpServer, type HttpServer } from './http/app.ts';
 import { webRoutes } from './http/routes/web.ts';
 import { wsRoutes } from './http/routes/ws.ts';
-import { workerCrontab, workerTasks } from './jobs/tasks.ts';
 import { startWorker, type WorkerHandle } from './jobs/worker.ts';
 import { createObjectStore } from './storage/index.ts';
+import { workerCrontab, workerTasks } from './tasks.ts';
 
 export interface Clipdock {
   /** Base URL of the HTTP API, when this node serves it. */

@@ -1,6 +1,3 @@
-import type { Config } from '../config.ts';
-import { AssemblyAiProvider } from './assemblyai.ts';
-
 /**
  * A speech-to-text service. The pipeline hands it an audio file on local disk; it returns the
  * text. Errors a retry may cure (network, 5xx) throw TranscriptionUnavailableError; answers
@@ -26,13 +23,4 @@ export class TranscriptionUnavailableError extends Error {
 }
 export class TranscriptionRejectedError extends Error {
   override name = 'TranscriptionRejectedError';
-}
-
-/** The configured provider, or undefined when transcription is off (no API key). */
-export function createTranscriptionProvider(
-  t: Config['transcription'],
-  opts: { pollIntervalMs?: number } = {},
-): TranscriptionProvider | undefined {
-  if (!t.assemblyAiApiKey) return undefined;
-  return new AssemblyAiProvider({ apiKey: t.assemblyAiApiKey, baseUrl: t.assemblyAiBaseUrl, ...opts });
 }

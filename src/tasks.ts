@@ -1,9 +1,9 @@
-import { runCleanup } from '../cleanup/cleanup.ts';
-import type { AppContext } from '../context.ts';
-import { recoverStalledVideos } from '../processing/recovery.ts';
-import { processVideo } from '../processing/runner.ts';
-import { expireUploads } from '../uploads/expire.ts';
-import type { Tasks } from './worker.ts';
+import { runCleanup } from './cleanup/cleanup.ts';
+import type { AppContext } from './context.ts';
+import type { Tasks } from './jobs/worker.ts';
+import { recoverStalledVideos } from './processing/recovery.ts';
+import { processVideo } from './processing/runner.ts';
+import { expireUploads } from './uploads/expire.ts';
 
 /** The worker's task list: job name → the domain function that runs it. */
 export function workerTasks(ctx: AppContext): Tasks {

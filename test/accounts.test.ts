@@ -3,7 +3,11 @@ import { signUp, startTestServer, type TestServer } from './helpers/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ STARTING_CREDITS: '250' });
+  server = await startTestServer({
+    STARTING_CREDITS: '250',
+    ACCEPTED_VIDEO_EXTENSIONS: 'mp4,MOV',
+    MAX_FILE_BYTES: '5000000',
+  });
 });
 afterAll(async () => {
   await server?.stop();
@@ -50,6 +54,8 @@ describe('accounts', () => {
       user: { id: user.id },
       credits: { balance: 250, reserved: 0 },
       storage: { usedBytes: 0 },
+      // The browser pre-checks files against the server's own limits.
+      limits: { acceptedExtensions: ['mp4', 'mov'], maxFileBytes: 5_000_000, creditsPerVideo: 10 },
     });
   });
 

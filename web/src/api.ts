@@ -18,6 +18,13 @@ export interface Me {
   user: User;
   credits: { balance: number; reserved: number };
   storage: { usedBytes: number; quotaBytes: number };
+  limits: UploadLimits;
+}
+export interface UploadLimits {
+  maxFilesPerSession: number;
+  maxFileBytes: number;
+  acceptedExtensions: string[];
+  creditsPerVideo: number;
 }
 export interface Project {
   id: string;

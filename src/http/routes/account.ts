@@ -21,7 +21,19 @@ export const accountRoutes: RouteModule = (app, ctx) => {
       getBalance(ctx.db, user.id),
       storageUsedBytes(ctx.db, user.id),
     ]);
-    return { user, credits, storage: { usedBytes, quotaBytes: ctx.config.limits.storageQuotaBytes } };
+    const { limits } = ctx.config;
+    return {
+      user,
+      credits,
+      storage: { usedBytes, quotaBytes: limits.storageQuotaBytes },
+      // What the browser pre-checks against; the server enforces the same values.
+      limits: {
+        maxFilesPerSession: limits.maxFilesPerSession,
+        maxFileBytes: limits.maxFileBytes,
+        acceptedExtensions: limits.acceptedExtensions,
+        creditsPerVideo: limits.creditsPerVideo,
+      },
+    };
   });
 
   app.get('/api/projects', { schema: { tags: ['account'] } }, async (req) => {

@@ -1,12 +1,9 @@
 import { type DragEvent, useRef, useState } from 'react';
 import { formatBytes, formatEta } from '../format.ts';
-import { useStore } from '../store.ts';
+import { appStore, useStore } from '../store.ts';
 import { ACTIVE_STATES, type RowState, type UploadRow } from '../uploads/manager.ts';
-import { VIDEO_EXTENSIONS } from '../uploads/precheck.ts';
 import { Icon, type IconName } from './icons.tsx';
 import { useUploads } from './upload-context.tsx';
-
-const ACCEPT = ['video/*', ...VIDEO_EXTENSIONS.map((e) => `.${e}`)].join(',');
 
 export function UploadPanel() {
   const m = useUploads();
@@ -14,6 +11,9 @@ export function UploadPanel() {
   const offline = useStore(m.store, (s) => s.offline);
   const input = useRef<HTMLInputElement>(null);
   const [over, setOver] = useState(false);
+  const limits = useStore(appStore, (s) => s.me?.limits);
+  const accept = ['video/*', ...(limits?.acceptedExtensions ?? []).map((e) => `.${e}`)].join(',');
+  const maxSize = limits ? formatBytes(limits.maxFileBytes) : undefined;
 
   const counted = rows.filter((r) => r.state !== 'refused' && r.state !== 'canceled');
   const done = counted.filter((r) => r.state === 'complete').length;
@@ -89,13 +89,14 @@ export function UploadPanel() {
           </button>
         </p>
         <p className="muted small">
-          MP4, MOV, WebM, MKV, AVI and more · up to 10 GB each · converted on our servers
+          MP4, MOV, WebM, MKV, AVI and more{maxSize ? ` · up to ${maxSize} each` : ''} · converted on our
+          servers
         </p>
         <input
           ref={input}
           type="file"
           multiple
-          accept={ACCEPT}
+          accept={accept}
           className="sr-only"
           aria-label="Choose video files"
           data-testid="file-input"

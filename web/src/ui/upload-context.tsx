@@ -17,6 +17,7 @@ export function UploadProvider({ children }: { children: ReactNode }) {
         const me = appStore.get().me;
         return me ? me.storage.quotaBytes - me.storage.usedBytes : Number.POSITIVE_INFINITY;
       },
+      getLimits: () => appStore.get().me?.limits,
     });
     setManager(m);
     void m.restore();

@@ -1,7 +1,8 @@
 import * as tus from 'tus-js-client';
+import type { UploadLimits } from '../api.ts';
 import { Api, ApiError, tokenStore, type Video } from '../api.ts';
 import { createStore, mergeVideos } from '../store.ts';
-import { MAX_FILE_BYTES, precheckFile } from './precheck.ts';
+import { extensionOf, precheckFile } from './precheck.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
 
 export type RowState =
@@ -66,6 +67,7 @@ export class UploadManager {
   private readonly chunkSize: number;
   private readonly getProjectId: () => string | null;
   private readonly getFreeBytes: () => number;
+  private readonly getLimits: () => UploadLimits | undefined;
   private seq = 0;
   private disposed = false;
 
@@ -74,11 +76,14 @@ export class UploadManager {
     chunkSize?: number;
     getProjectId: () => string | null;
     getFreeBytes: () => number;
+    /** The server's limits (from /api/me); until they are known only the content is checked here. */
+    getLimits: () => UploadLimits | undefined;
   }) {
     this.store.set({ concurrency: opts.concurrency ?? 3 });
     this.chunkSize = opts.chunkSize ?? 10 * MiB;
     this.getProjectId = opts.getProjectId;
     this.getFreeBytes = opts.getFreeBytes;
+    this.getLimits = opts.getLimits;
     window.addEventListener('online', this.onOnline);
     window.addEventListener('offline', this.onOffline);
   }
@@ -184,8 +189,15 @@ export class UploadManager {
     this.store.set((s) => ({ rows: [...s.rows, ...newRows] }));
 
     const free = this.getFreeBytes();
+    const limits = this.getLimits();
     const checks = await Promise.all(
-      fresh.map((a) => precheckFile(a.file, { maxBytes: MAX_FILE_BYTES, freeBytes: free })),
+      fresh.map((a) =>
+        precheckFile(a.file, {
+          maxBytes: limits?.maxFileBytes ?? Number.POSITIVE_INFINITY,
+          freeBytes: free,
+          extensions: limits?.acceptedExtensions ?? [extensionOf(a.file.name)],
+        }),
+      ),
     );
     const accepted: typeof added = [];
     fresh.forEach((a, i) => {

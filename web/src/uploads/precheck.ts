@@ -3,28 +3,6 @@
  * 4 KiB. The server checks again (it is the authority); this only spares people a wasted upload.
  */
 
-export const VIDEO_EXTENSIONS = [
-  'mp4',
-  'mov',
-  'm4v',
-  'webm',
-  'mkv',
-  'avi',
-  'mts',
-  'm2ts',
-  'ts',
-  '3gp',
-  '3g2',
-  'mpg',
-  'mpeg',
-  'wmv',
-  'flv',
-  'ogv',
-  'mxf',
-];
-
-export const MAX_FILE_BYTES = 10 * 1024 ** 3;
-
 export type Precheck = { ok: true; container: string } | { ok: false; reason: string };
 
 const ascii = (b: Uint8Array, at: number, s: string) =>
@@ -57,11 +35,11 @@ export function extensionOf(name: string): string {
 
 export async function precheckFile(
   file: File,
-  opts: { maxBytes: number; freeBytes: number },
+  opts: { maxBytes: number; freeBytes: number; extensions: readonly string[] },
 ): Promise<Precheck> {
   const ext = extensionOf(file.name);
   const typeIsVideo = file.type.startsWith('video/') || file.type === 'application/mxf';
-  if (!VIDEO_EXTENSIONS.includes(ext) && !typeIsVideo) {
+  if (!opts.extensions.includes(ext) && !typeIsVideo) {
     return {
       ok: false,
       reason: `“.${ext || '?'}” is not a video format we accept. Pick an MP4, MOV, WebM, MKV, AVI or similar file.`,

@@ -75,6 +75,27 @@ export const GOOD_CLIPS: Record<
       o,
     ],
   },
+  hevc_10bit: {
+    file: 'hevc10.mp4',
+    args: (o) => [
+      ...V(),
+      ...A(),
+      '-c:v',
+      'libx265',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p10le',
+      '-x265-params',
+      'log-level=error',
+      '-tag:v',
+      'hvc1',
+      '-c:a',
+      'aac',
+      '-shortest',
+      o,
+    ],
+  },
   prores: {
     file: 'prores.mov',
     args: (o) => [

@@ -48,6 +48,7 @@ describe('every kind of input becomes a browser-playable MP4', () => {
   > = {
     h264_aac_mov: { mode: 'remux', width: 320, height: 240, audio: true },
     hevc: { mode: 'transcode', width: 320, height: 240, audio: true },
+    hevc_10bit: { mode: 'transcode', width: 320, height: 240, audio: true },
     prores: { mode: 'transcode', width: 320, height: 240, audio: true },
     vp9_opus: { mode: 'transcode', width: 320, height: 240, audio: true },
     mjpeg_avi: { mode: 'transcode', width: 320, height: 240, audio: true },

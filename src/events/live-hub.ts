@@ -116,6 +116,41 @@ export class LiveHub {
       conn.send({ type: 'pong' });
       return;
     }
+    void this.subscribe(conn, m);
+  }
+
+  /** Another user's (or an unknown) session or project is refused, as the HTTP API's 404; the old watch stays. */
+  private async subscribe(
+    conn: LiveConnection,
+    m: { sessionId?: string; projectId?: string },
+  ): Promise<void> {
+    const { db } = this.opts;
+    try {
+      if (m.sessionId) {
+        const own = await db
+          .selectFrom('upload_sessions')
+          .select('id')
+          .where('id', '=', m.sessionId)
+          .where('user_id', '=', conn.userId)
+          .executeTakeFirst();
+        if (!own) return this.refuse(conn, 'SESSION_NOT_FOUND', 'No such upload session in your account.');
+      } else if (m.projectId) {
+        const own = await db
+          .selectFrom('projects')
+          .select('id')
+          .where('id', '=', m.projectId)
+          .where('user_id', '=', conn.userId)
+          .executeTakeFirst();
+        if (!own) return this.refuse(conn, 'PROJECT_NOT_FOUND', 'No such project in your account.');
+      }
+    } catch (err) {
+      this.opts.log.warn({ err }, 'live subscribe check failed');
+      return this.refuse(
+        conn,
+        'DATABASE_UNAVAILABLE',
+        'Could not check what to watch; send the subscribe again.',
+      );
+    }
     conn.setWatch(
       m.sessionId
         ? { kind: 'session', sessionId: m.sessionId }
@@ -123,7 +158,11 @@ export class LiveHub {
           ? { kind: 'project', projectId: m.projectId }
           : { kind: 'all' },
     );
-    void this.snapshot([conn], 'subscribe');
+    await this.snapshot([conn], 'subscribe');
+  }
+
+  private refuse(conn: LiveConnection, code: string, message: string): void {
+    conn.send({ type: 'error', error: { code, message } });
   }
 
   private onBus(m: BusMessage): void {

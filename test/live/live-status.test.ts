@@ -54,13 +54,22 @@ describe('live status over WebSocket', () => {
     await clientB.waitFor((m) => m.videoId === videoB);
     // Commit order is delivery order: A's change was committed first, so it had its chance.
     expect(clientB.messages.some((m) => m.videoId === videoA)).toBe(false);
-    // Subscribing to A's session from B's socket yields nothing of A.
+    // Subscribing to A's session or project from B's socket is refused, as over HTTP (404).
     const sessionA = await insertSession(db(), a.user.id);
     const videoA2 = await insertVideo(db(), a.user.id, { sessionId: sessionA });
     const from = clientB.messages.length;
     clientB.send({ type: 'subscribe', sessionId: sessionA });
-    const synced = await clientB.waitFor((m) => m.type === 'synced', { from });
-    expect(synced).toMatchObject({ count: 0, watch: { sessionId: sessionA } });
+    const refused = await clientB.waitFor((m) => m.type === 'error', { from });
+    expect(refused).toMatchObject({ error: { code: 'SESSION_NOT_FOUND' } });
+    const projectA = await db()
+      .selectFrom('projects')
+      .select('id')
+      .where('user_id', '=', a.user.id)
+      .executeTakeFirstOrThrow();
+    const from2 = clientB.messages.length;
+    clientB.send({ type: 'subscribe', projectId: projectA.id });
+    const refused2 = await clientB.waitFor((m) => m.type === 'error', { from: from2 });
+    expect(refused2).toMatchObject({ error: { code: 'PROJECT_NOT_FOUND' } });
     await transition(db(), videoA2, { status: 'uploading', uploadProgress: 9 });
     await transition(db(), videoB, { status: 'uploading', uploadProgress: 9 });
     clientB.send({ type: 'subscribe', all: true });

@@ -6,14 +6,10 @@ import { openDatabase } from './db/database.ts';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import type { VideoEventBus } from './events/event-bus.ts';
-import { LiveHub } from './events/live-hub.ts';
-import { PgEventBus } from './events/pg-event-bus.ts';
-import { buildHttpServer, type HttpServer } from './http/app.ts';
-import { webRoutes } from './http/routes/web.ts';
-import { wsRoutes } from './http/routes/ws.ts';
-import { startWorker, type WorkerHandle } from './jobs/worker.ts';
+import type { LiveHub } from './events/live-hub.ts';
+import type { HttpServer } from './http/app.ts';
+import type { WorkerHandle } from './jobs/worker.ts';
 import { createObjectStore } from './storage/index.ts';
-import { workerCrontab, workerTasks } from './tasks.ts';
 
 export interface Clipdock {
   /** Base URL of the HTTP API, when this node serves it. */
@@ -59,8 +55,14 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
     const store = await createObjectStore(config.storage);
     const ctx: AppContext = { config, db: database.db, databaseUrl, store, log };
 
+    // Each role loads only its own modules: a worker-only node never loads the HTTP stack (and
+    // an API-only node not the pipeline), which keeps its memory down.
     let worker: WorkerHandle | undefined;
     if (config.role !== 'api') {
+      const [{ startWorker }, { workerTasks, workerCrontab }] = await Promise.all([
+        import('./jobs/worker.ts'),
+        import('./tasks.ts'),
+      ]);
       worker = await startWorker(ctx, workerTasks(ctx), { crontab: workerCrontab });
       stack.push(() => worker!.stop());
     }
@@ -69,6 +71,14 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
     let url: string | undefined;
     let live: Clipdock['live'];
     if (config.role !== 'worker') {
+      const [{ PgEventBus }, { LiveHub }, { buildHttpServer }, { webRoutes }, { wsRoutes }] =
+        await Promise.all([
+          import('./events/pg-event-bus.ts'),
+          import('./events/live-hub.ts'),
+          import('./http/app.ts'),
+          import('./http/routes/web.ts'),
+          import('./http/routes/ws.ts'),
+        ]);
       // Listening before serving: a client's first snapshot is read after the LISTEN, so every
       // change after it arrives as an event.
       const bus = new PgEventBus({ databaseUrl, log: log.child({ component: 'events' }) });

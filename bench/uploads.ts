@@ -14,7 +14,9 @@ import { jsonRequest, tusUpload, type UploadTarget } from './lib/tus-client.ts';
  * Env: BENCH_UPLOAD_MIB (file size, default 1024), BENCH_REPEATS (default 3; the best run counts),
  * BENCH_CPU_PROF=1 (Clipdock writes a V8 CPU profile to bench/.data/profiles/ when it stops; kept),
  * BENCH_SERVERS=sink,tus,clipdock (a subset, for profiling; ratios need all three),
- * BENCH_MODES=chunked,single,concurrent (a subset).
+ * BENCH_MODES=chunked,single,concurrent (a subset),
+ * BENCH_NODE_ARGS="--flag ..." (extra node options for ALL three server processes alike, to try
+ * V8/GC flags fairly; whatever Clipdock's start script passes is applied to the sink too).
  */
 const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MiB;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -22,6 +24,7 @@ const CHUNK = 10 * MiB;
 const CONCURRENCY = 8;
 
 const ROOT = new URL('..', import.meta.url).pathname;
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const DATA = path.join(ROOT, 'bench', '.data');
 const PROFILE_DIR = path.join(DATA, 'profiles');
 
@@ -65,6 +68,7 @@ async function bareSubject(name: string, script: string, dir: string): Promise<S
     name,
     script: path.join(ROOT, 'bench', 'servers', script),
     args: [dir],
+    nodeArgs: NODE_ARGS,
     ready: /LISTENING (\d+)/,
   });
   return {
@@ -95,7 +99,10 @@ async function clipdockSubject(dataDir: string): Promise<Subject> {
     script: path.join(ROOT, 'src', 'main.ts'),
     cwd: ROOT,
     env,
-    nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+    nodeArgs: [
+      ...NODE_ARGS,
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+    ],
     ready: /Clipdock is ready: https?:\/\/[^\s:]+:(\d+)/,
     timeoutMs: 180_000,
   });

@@ -31,6 +31,11 @@ import { endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
 export interface UploadRequestContext {
   /** The caller's video, as read by the route's ownership check. */
   video: VideoRow;
+  /**
+   * The request is a PATCH: tus needs only the offset, size and creation date of the upload, all
+   * of which the video row and the partial file's size tell (no sidecar read).
+   */
+  patch?: boolean;
 }
 export const uploadRequest = new AsyncLocalStorage<UploadRequestContext>();
 
@@ -49,6 +54,11 @@ export interface UploadStoreDeps {
   innerId: (videoId: string) => string;
   /** A writer into the partial file at `offset`, when the upload lives on local disk. */
   openWrite?: (innerId: string, offset: number) => stream.Writable;
+  /**
+   * The partial file's size (= the upload's offset), or undefined when there is none, when the
+   * upload lives on local disk. One `stat` instead of the inner store's sidecar read plus `stat`.
+   */
+  storedBytes?: (innerId: string) => Promise<number | undefined>;
   /** The first `bytes` bytes already stored for an upload, when the store can read them back. */
   readHead?: (innerId: string, bytes: number) => Promise<Buffer>;
 }
@@ -130,9 +140,12 @@ export class ClipdockUploadStore extends DataStore {
 
   override async getUpload(id: string): Promise<Upload> {
     try {
-      const upload = await this.inner.getUpload(this.deps.innerId(id));
+      const request = uploadRequest.getStore();
+      const video = request?.video;
+      const upload =
+        (request?.patch && video ? await this.patchView(video) : undefined) ??
+        (await this.inner.getUpload(this.deps.innerId(id)));
       upload.id = id;
-      const video = uploadRequest.getStore()?.video;
       // Every byte is here but the finish never committed (a crash right after the last PATCH).
       if (video?.status === 'uploading' && upload.size !== undefined && upload.offset === upload.size) {
         await finishUpload(this.ctx, id);
@@ -144,6 +157,24 @@ export class ClipdockUploadStore extends DataStore {
       if (completed) return completed;
       throw err;
     }
+  }
+
+  /**
+   * What a PATCH needs of an upload on local disk, from the row the route read and one `stat`:
+   * the offset is the partial file's size (as FileStore reports it), the length the declared
+   * size (checked equal at creation), the creation date the upload's start (same transaction as
+   * the sidecar's). Undefined (the caller asks the inner store) when there is no partial file.
+   */
+  private async patchView(video: VideoRow): Promise<Upload | undefined> {
+    if (!this.deps.storedBytes || video.status !== 'uploading') return undefined;
+    const offset = await this.deps.storedBytes(this.deps.innerId(video.id));
+    if (offset === undefined) return undefined;
+    return new Upload({
+      id: video.id,
+      size: Number(video.declared_size),
+      offset,
+      creation_date: (video.upload_started_at ?? video.created_at).toISOString(),
+    });
   }
 
   /** A finished upload's tus view (offset = size) once its bytes have moved to storage. */

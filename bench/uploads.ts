@@ -1,5 +1,5 @@
 import { randomFill } from 'node:crypto';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { rssOf, type ServerProcess, sampleRss, startServer } from './lib/child.ts';
@@ -15,8 +15,9 @@ import { jsonRequest, tusUpload, type UploadTarget } from './lib/tus-client.ts';
  * BENCH_CPU_PROF=1 (Clipdock writes a V8 CPU profile to bench/.data/profiles/ when it stops; kept),
  * BENCH_SERVERS=sink,tus,clipdock (a subset, for profiling; ratios need all three),
  * BENCH_MODES=chunked,single,concurrent (a subset),
- * BENCH_NODE_ARGS="--flag ..." (extra node options for ALL three server processes alike, to try
- * V8/GC flags fairly; whatever Clipdock's start script passes is applied to the sink too).
+ * BENCH_NODE_ARGS="--flag ..." (node options for ALL three server processes alike, to try V8/GC
+ * flags fairly; default: the options `npm start` gives `node src/main.ts` in package.json, so
+ * Clipdock runs as in production and the baselines get the same flags).
  */
 const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MiB;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -24,7 +25,15 @@ const CHUNK = 10 * MiB;
 const CONCURRENCY = 8;
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
+/** The node options of package.json's start script (`... node <options> src/main.ts`). */
+async function startScriptNodeArgs(): Promise<string> {
+  const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts?: { start?: string };
+  };
+  return /\bnode((?:\s+--\S+)*)\s+src\/main\.ts/.exec(pkg.scripts?.start ?? '')?.[1]?.trim() ?? '';
+}
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? (await startScriptNodeArgs())).split(/\s+/).filter(Boolean);
 const DATA = path.join(ROOT, 'bench', '.data');
 const PROFILE_DIR = path.join(DATA, 'profiles');
 
@@ -194,6 +203,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function run(): Promise<void> {
   section(`Uploads: ${SIZE / MiB} MiB per file, best of ${REPEATS}`);
+  console.log(`node options of every server process: ${NODE_ARGS.join(' ') || '(none)'}`);
   const runDir = path.join(DATA, `uploads-${process.pid}-${Date.now()}`);
   await mkdir(runDir, { recursive: true });
   const subjects: Subject[] = [];

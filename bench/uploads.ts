@@ -199,7 +199,11 @@ async function perPatchMs(subject: Subject, input: string): Promise<number> {
 }
 
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toFixed(digits));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
 
 export async function run(): Promise<void> {
   section(`Uploads: ${SIZE / MiB} MiB per file, best of ${REPEATS}`);

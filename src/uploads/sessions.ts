@@ -5,6 +5,7 @@ import { reserveForVideos } from '../credits/ledger.ts';
 import type { Db } from '../db/database.ts';
 import type { VideoStatus } from '../db/types.ts';
 import { AppError } from '../errors.ts';
+import { formatBytes, formatBytesApart } from '../format.ts';
 import { storageUsedBytes } from './quota.ts';
 import { publishUploadEvent } from './upload-state.ts';
 
@@ -33,11 +34,11 @@ function checkFile(limits: Config['limits'], f: SessionFileInput, index: number)
     return new AppError('FILE_EMPTY', `"${f.name}" is empty (0 bytes). Pick the video file itself.`, details);
   }
   if (f.size > limits.maxFileBytes) {
-    return new AppError(
-      'FILE_TOO_LARGE',
-      `"${f.name}" is ${f.size} bytes; the limit is ${limits.maxFileBytes} bytes per file.`,
-      { ...details, maxFileBytes: limits.maxFileBytes },
-    );
+    const [size, limit] = formatBytesApart(f.size, limits.maxFileBytes);
+    return new AppError('FILE_TOO_LARGE', `"${f.name}" is ${size}; the limit is ${limit} per file.`, {
+      ...details,
+      maxFileBytes: limits.maxFileBytes,
+    });
   }
   const ext = path.extname(f.name).slice(1).toLowerCase();
   const typeIsVideo = f.type?.toLowerCase().startsWith('video/') ?? false;
@@ -100,7 +101,7 @@ export async function createUploadSession(
     if (used + totalBytes > limits.storageQuotaBytes) {
       throw new AppError(
         'STORAGE_QUOTA_EXCEEDED',
-        `These files need ${totalBytes} bytes; ${Math.max(0, limits.storageQuotaBytes - used)} of your ${limits.storageQuotaBytes} bytes are left. Delete videos or upload fewer files.`,
+        `These files need ${formatBytes(totalBytes)}; ${formatBytes(Math.max(0, limits.storageQuotaBytes - used))} of your ${formatBytes(limits.storageQuotaBytes)} are left. Delete videos or upload fewer files.`,
         { neededBytes: totalBytes, usedBytes: used, quotaBytes: limits.storageQuotaBytes },
       );
     }

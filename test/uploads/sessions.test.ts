@@ -58,6 +58,15 @@ describe('upload sessions', () => {
       [{ files: [] }, 400, 'VALIDATION_FAILED'],
       [{ files: [{ name: 'x.mp4', size: -1 }] }, 400, 'VALIDATION_FAILED'],
     ];
+    // Sizes in messages read as people read them.
+    const big = (await (await post(u, { files: [{ name: 'big.mov', size: 1_000_001 }] })).json()) as {
+      error: { message: string };
+    };
+    expect(big.error.message).toBe('"big.mov" is 1,000,001 bytes; the limit is 1,000,000 bytes per file.');
+    const bigger = (await (await post(u, { files: [{ name: 'huge.mov', size: 2_500_000 }] })).json()) as {
+      error: { message: string };
+    };
+    expect(bigger.error.message).toBe('"huge.mov" is 2.4 MB; the limit is 977 KB per file.');
     for (const [body, status, code] of cases) {
       const res = await post(u, body);
       expect({

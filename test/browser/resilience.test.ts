@@ -16,6 +16,8 @@ let page: Page;
 let media: TestMedia;
 let mediaDir: string;
 const sockets: WebSocketRoute[] = [];
+/** While true, the "network" refuses the app's socket, as a server out of reach would. */
+let refuseSockets = false;
 
 beforeAll(async () => {
   mediaDir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-browser-media-'));
@@ -31,6 +33,10 @@ beforeAll(async () => {
   page = await context.newPage();
   // Every app socket passes through here, so the test can cut it as a flaky network would.
   await page.routeWebSocket(/\/api\/ws/, (ws) => {
+    if (refuseSockets) {
+      void ws.close({ code: 1013, reason: 'test: unreachable' });
+      return;
+    }
     ws.connectToServer();
     sockets.push(ws);
   });
@@ -117,5 +123,43 @@ describe('web app when the outside world fails', () => {
     await page.getByTestId('file-input').setInputFiles(media.big1);
     await row.and(page.locator('[data-state=complete]')).waitFor({ timeout: 120_000 });
     expect(patchOffsets[0]).toBeGreaterThan(0);
+  });
+
+  it('drops a processing video that was deleted while its socket was down', async () => {
+    const { user } = (await (await page.request.get(`${server.url}/api/me`)).json()) as {
+      user: { id: string };
+    };
+    const db = server.node.ctx.db;
+    const project = await db
+      .selectFrom('projects')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .where('is_default', '=', true)
+      .executeTakeFirstOrThrow();
+    const ghost = await db
+      .insertInto('videos')
+      .values({
+        user_id: user.id,
+        project_id: project.id,
+        name: 'ghost.mp4',
+        status: 'processing',
+        declared_size: 1000,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    // A reconnect shows it (the state on connect includes every unfinished video)...
+    await sockets.at(-1)!.close({ code: 1012, reason: 'test: blip' });
+    const item = page.locator('[data-testid=processing-section] [data-name="ghost.mp4"]');
+    await item.waitFor({ timeout: 30_000 });
+    await page.locator('.conn.ok').waitFor({ timeout: 30_000 });
+
+    // ...then the socket goes down, and the video is deleted meanwhile: its event reaches no one.
+    refuseSockets = true;
+    await sockets.at(-1)!.close({ code: 1012, reason: 'test: network down' });
+    await page.getByText('Reconnecting…').waitFor({ timeout: 10_000 });
+    expect((await page.request.delete(`${server.url}/api/videos/${ghost.id}`)).status()).toBe(204);
+    refuseSockets = false;
+    await page.locator('.conn.ok').waitFor({ timeout: 60_000 });
+    await item.waitFor({ state: 'detached', timeout: 10_000 });
   });
 });

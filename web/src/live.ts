@@ -46,6 +46,18 @@ export function startLiveStatus(): () => void {
     meTimer = setTimeout(() => void refreshMe(), 400);
   };
 
+  // The ids in the state the server sends on connect, until its `synced`. Every unfinished video
+  // of the user is in that state, so an unfinished one the app holds but the state lacks was
+  // deleted while the socket was down (nobody told this tab): drop it rather than show it
+  // "processing" forever.
+  let snapshotIds: Set<string> | null = null;
+  const forgetUnfinishedExcept = (ids: Set<string>) => {
+    const unfinished = ['pending_upload', 'uploading', 'uploaded', 'processing'];
+    for (const v of Object.values(appStore.get().videos)) {
+      if (unfinished.includes(v.status) && !ids.has(v.id)) forgetVideo(v.id);
+    }
+  };
+
   const onMessage = (ev: MessageEvent) => {
     let msg: unknown;
     try {
@@ -54,13 +66,19 @@ export function startLiveStatus(): () => void {
       return;
     }
     const list: StatusMessage[] = [];
-    const m = msg as { type?: string; videos?: StatusMessage[] };
+    const m = msg as { type?: string; videos?: StatusMessage[]; watch?: { all?: boolean } };
+    if (m.type === 'synced') {
+      if (snapshotIds && m.watch?.all) forgetUnfinishedExcept(snapshotIds);
+      snapshotIds = null;
+      return;
+    }
     if (m.type === 'video.status') list.push(msg as StatusMessage);
     else if (Array.isArray(m.videos))
       list.push(...m.videos.map((v) => ({ ...v, type: 'video.status' as const })));
     for (const e of list) {
       const id = e.videoId ?? (e as unknown as { id: string }).id;
       if (!id) continue;
+      snapshotIds?.add(id);
       if (e.status === 'deleted') {
         forgetVideo(id);
         accountChanged();
@@ -110,6 +128,7 @@ export function startLiveStatus(): () => void {
     const socket = new WebSocket(url);
     ws = socket;
     socket.onopen = () => {
+      snapshotIds = new Set();
       if (attempt > 0) resync();
       attempt = 0;
       appStore.set({ socket: 'open' });

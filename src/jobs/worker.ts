@@ -25,8 +25,9 @@ export async function startWorker(
 ): Promise<WorkerHandle> {
   const log = ctx.log.child({ component: 'worker' });
   const logger = new Logger(() => (level, message, meta) => {
-    const fn =
-      level === 'error'
+    const fn = isShutdownNoise(message, meta)
+      ? log.debug
+      : level === 'error'
         ? log.error
         : level === 'warning'
           ? log.warn
@@ -38,8 +39,10 @@ export async function startWorker(
   const concurrency = opts.concurrency ?? ctx.config.worker.concurrency;
   // Our pool, so that its lifetime (and its error handling) is ours: ended after the runner stops.
   const pgPool = new pg.Pool({ connectionString: ctx.databaseUrl, max: concurrency + 4 });
-  pgPool.on('error', (err) => log.warn({ err }, 'worker pool connection error'));
-  pgPool.on('connect', (client) => client.on('error', (err) => log.warn({ err }, 'worker connection error')));
+  const onConnectionError = (what: string) => (err: Error) =>
+    (isShutdownNoise(err.message, { error: err }) ? log.debug : log.warn).call(log, { err }, what);
+  pgPool.on('error', onConnectionError('worker pool connection error'));
+  pgPool.on('connect', (client) => client.on('error', onConnectionError('worker connection error')));
   const runner: Runner = await run({
     pgPool,
     concurrency,
@@ -55,4 +58,14 @@ export async function startWorker(
       await pgPool.end();
     },
   };
+}
+
+/**
+ * Ctrl-C reaches the whole process group, the embedded PostgreSQL included, which then ends our
+ * connections (57P01, "terminating connection due to administrator command") while we stop.
+ * Expected at shutdown, so not worth a warning; any other connection error still is.
+ */
+function isShutdownNoise(message: string, meta: unknown): boolean {
+  const error = (meta as { error?: { code?: string } } | undefined)?.error;
+  return error?.code === '57P01' || /administrator command|is not queryable/.test(message);
 }

@@ -339,6 +339,7 @@ function isNotFound(err: unknown): boolean {
   return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404;
 }
 
+/** The server lacks this S3 API (S3's own error codes for that, or 501/405): fall back to single calls. */
 function isUnsupported(err: unknown): boolean {
   if (!(err instanceof S3ServiceException)) return false;
   const status = err.$metadata?.httpStatusCode;

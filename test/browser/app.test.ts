@@ -4,7 +4,14 @@ import path from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { artifactsDir, ensureWebBuilt, launchBrowser, makeMedia, type TestMedia } from './harness.ts';
+import {
+  artifactsDir,
+  ensureWebBuilt,
+  launchBrowser,
+  makeMedia,
+  signUpInBrowser,
+  type TestMedia,
+} from './harness.ts';
 
 /**
  * The web app as a person uses it, in a real Chromium against a real server (embedded
@@ -66,13 +73,8 @@ afterAll(async () => {
 
 describe('web app in a real browser', () => {
   it('signs up', async () => {
-    await page.goto(server.url);
-    await page.getByLabel('Email').fill('casey@example.com');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await shot('01-sign-up');
-    await page.getByRole('button', { name: 'Create account' }).last().click();
+    await signUpInBrowser(page, server.url, 'casey@example.com', () => shot('01-sign-up'));
     await page.getByRole('heading', { name: 'Upload videos' }).waitFor();
-    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
     expect(await page.getByTestId('credits-balance').textContent()).toMatch(/^\d+$/);
     // Marks this page load: if the page reloads, the mark is gone.
     await page.evaluate(() => {

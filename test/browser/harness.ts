@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import chromium from '@sparticuz/chromium';
-import { type Browser, chromium as playwright } from 'playwright-core';
+import { type Browser, type Page, chromium as playwright } from 'playwright-core';
 
 const run = promisify(execFile);
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -195,4 +195,22 @@ export async function makeMedia(dir: string): Promise<TestMedia> {
     ]);
   await Promise.all([noise(m.big1, 1), noise(m.big2, 2)]);
   return m;
+}
+
+/**
+ * Signs up through the page as a person would, and waits until the app is live (its socket open).
+ * `beforeSubmit` runs with the form filled in (e.g. for a screenshot).
+ */
+export async function signUpInBrowser(
+  page: Page,
+  baseUrl: string,
+  email: string,
+  beforeSubmit?: () => Promise<unknown>,
+): Promise<void> {
+  await page.goto(baseUrl);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('correct horse battery');
+  await beforeSubmit?.();
+  await page.getByRole('button', { name: 'Create account' }).last().click();
+  await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
 }

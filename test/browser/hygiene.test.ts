@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { artifactsDir, ensureWebBuilt, launchBrowser, makeMedia } from './harness.ts';
+import { artifactsDir, ensureWebBuilt, launchBrowser, makeMedia, signUpInBrowser } from './harness.ts';
 
 /**
  * The upload manager does not leak: after a 20-file batch is uploaded and cleared, a second
@@ -74,11 +74,7 @@ async function uploadBatch(batch: string[]): Promise<void> {
 
 describe('web app hygiene', () => {
   it('memory, DOM nodes and listeners do not grow over 20-file batches', { timeout: 300_000 }, async () => {
-    await page.goto(server.url);
-    await page.getByLabel('Email').fill('hygiene@example.com');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create account' }).last().click();
-    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    await signUpInBrowser(page, server.url, 'hygiene@example.com');
 
     await uploadBatch(files[0]!);
     const before = await metrics();

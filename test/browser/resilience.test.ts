@@ -4,7 +4,14 @@ import path from 'node:path';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { artifactsDir, ensureWebBuilt, launchBrowser, makeMedia, type TestMedia } from './harness.ts';
+import {
+  artifactsDir,
+  ensureWebBuilt,
+  launchBrowser,
+  makeMedia,
+  signUpInBrowser,
+  type TestMedia,
+} from './harness.ts';
 
 /**
  * The app when things go wrong outside the browser: the live socket drops (the header says
@@ -50,11 +57,7 @@ afterAll(async () => {
 
 describe('web app when the outside world fails', () => {
   it('shows "Reconnecting…" when the live socket drops, and reconnects by itself', async () => {
-    await page.goto(server.url);
-    await page.getByLabel('Email').fill('robin@example.com');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create account' }).last().click();
-    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    await signUpInBrowser(page, server.url, 'robin@example.com');
     expect(sockets).toHaveLength(1);
 
     await sockets[0]!.close({ code: 1012, reason: 'test: network blip' });

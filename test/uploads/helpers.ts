@@ -35,6 +35,25 @@ export async function createSession(
   return (await res.json()) as { sessionId: string; files: SessionFile[] };
 }
 
+/** A raw tus creation (POST) for a session file; with `body`, creation-with-upload. */
+export function tusCreate(
+  file: SessionFile,
+  token: string,
+  opts: { length: number; body?: Buffer },
+): Promise<Response> {
+  return fetch(file.upload.endpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'tus-resumable': '1.0.0',
+      'upload-length': String(opts.length),
+      'upload-metadata': `videoId ${Buffer.from(file.videoId).toString('base64')}`,
+      ...(opts.body ? { 'content-type': 'application/offset+octet-stream' } : {}),
+    },
+    ...(opts.body ? { body: new Uint8Array(opts.body) } : {}),
+  });
+}
+
 export interface TusRun {
   upload: tus.Upload;
   done: Promise<void>;

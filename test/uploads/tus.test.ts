@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VIDEO_CHANNEL } from '../../src/events/video-events.ts';
 import { finishUpload } from '../../src/uploads/finish.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { createSession, fakeMp4, headOffset, sha256, startTus, waitFor } from './helpers.ts';
+import { createSession, fakeMp4, headOffset, sha256, startTus, tusCreate, waitFor } from './helpers.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -127,27 +127,11 @@ describe('tus uploads', () => {
     const { files } = await createSession(alice.api, [{ name: 'a.mp4', size: body.length }]);
     const file = files[0]!;
 
-    const stolenCreate = await fetch(file.upload.endpoint, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${mallory.token}`,
-        'tus-resumable': '1.0.0',
-        'upload-length': String(body.length),
-        'upload-metadata': `videoId ${Buffer.from(file.videoId).toString('base64')}`,
-      },
-    });
+    const stolenCreate = await tusCreate(file, mallory.token, { length: body.length });
     expect(stolenCreate.status).toBe(404);
     expect(((await stolenCreate.json()) as { error: { code: string } }).error.code).toBe('VIDEO_NOT_FOUND');
 
-    const created = await fetch(file.upload.endpoint, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${alice.token}`,
-        'tus-resumable': '1.0.0',
-        'upload-length': String(body.length),
-        'upload-metadata': `videoId ${Buffer.from(file.videoId).toString('base64')}`,
-      },
-    });
+    const created = await tusCreate(file, alice.token, { length: body.length });
     expect(created.status).toBe(201);
     const url = created.headers.get('location')!;
     const as = (token: string, method: string, headers: Record<string, string> = {}, b?: Buffer) =>
@@ -219,17 +203,7 @@ describe('tus uploads', () => {
     // creation-with-upload carrying the whole file: finished within the POST.
     const small = fakeMp4(70_000);
     const { files: more } = await createSession(alice.api, [{ name: 'whole.mp4', size: small.length }]);
-    const whole = await fetch(more[0]!.upload.endpoint, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${alice.token}`,
-        'tus-resumable': '1.0.0',
-        'upload-length': String(small.length),
-        'upload-metadata': `videoId ${Buffer.from(more[0]!.videoId).toString('base64')}`,
-        'content-type': 'application/offset+octet-stream',
-      },
-      body: new Uint8Array(small),
-    });
+    const whole = await tusCreate(more[0]!, alice.token, { length: small.length, body: small });
     expect(whole.status).toBe(201);
     expect(whole.headers.get('upload-offset')).toBe(String(small.length));
     expect((await video(more[0]!.videoId)).status).toBe('uploaded');
@@ -271,15 +245,7 @@ describe('tus uploads', () => {
     Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex').copy(png);
     const { files: pngFiles } = await createSession(alice.api, [{ name: 'shot.mov', size: png.length }]);
     const pngFile = pngFiles[0]!;
-    const created = await fetch(pngFile.upload.endpoint, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${alice.token}`,
-        'tus-resumable': '1.0.0',
-        'upload-length': String(png.length),
-        'upload-metadata': `videoId ${Buffer.from(pngFile.videoId).toString('base64')}`,
-      },
-    });
+    const created = await tusCreate(pngFile, alice.token, { length: png.length });
     expect(created.status).toBe(201);
     const location = created.headers.get('location')!;
     const { status, sentWhenAnswered, body } = await streamedPatch(location, alice.token, png);
@@ -310,16 +276,9 @@ describe('tus uploads', () => {
     });
     await listener.query(`LISTEN ${VIDEO_CHANNEL}`);
     try {
-      const created = await fetch(file.upload.endpoint, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${alice.token}`,
-          'tus-resumable': '1.0.0',
-          'upload-length': String(body.length),
-          'upload-metadata': `videoId ${Buffer.from(file.videoId).toString('base64')}`,
-          'content-type': 'application/offset+octet-stream',
-        },
-        body: new Uint8Array(body.subarray(0, 1_000_000)),
+      const created = await tusCreate(file, alice.token, {
+        length: body.length,
+        body: body.subarray(0, 1_000_000),
       });
       expect(created.status).toBe(201);
       const v = await waitFor(async () => {

@@ -1,5 +1,4 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 
 /**
@@ -9,21 +8,23 @@ import type { Readable } from 'node:stream';
  * fd 3 (`-progress pipe:3`), leaving stdout free for data such as raw audio samples.
  */
 
-const require = createRequire(import.meta.url);
-
 export interface MediaBinaries {
   ffmpeg: string;
   ffprobe: string;
 }
 
-/** FFMPEG_PATH / FFPROBE_PATH when set, else the static builds shipped as npm packages. */
+/**
+ * FFMPEG_PATH / FFPROBE_PATH when set, else `ffmpeg` / `ffprobe` from the system's PATH. The
+ * static npm builds (ffmpeg of 2018, an unrelated ffprobe that crashed on every MPEG-TS file) are
+ * gone: a decoder that faces strangers' files must be a maintained release.
+ */
 export function resolveBinaries(media: {
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
 }): MediaBinaries {
   return {
-    ffmpeg: media.ffmpegPath ?? (require('@ffmpeg-installer/ffmpeg') as { path: string }).path,
-    ffprobe: media.ffprobePath ?? (require('@ffprobe-installer/ffprobe') as { path: string }).path,
+    ffmpeg: media.ffmpegPath ?? 'ffmpeg',
+    ffprobe: media.ffprobePath ?? 'ffprobe',
   };
 }
 

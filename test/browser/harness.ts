@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import chromium from '@sparticuz/chromium';
 import { type Browser, type Page, chromium as playwright } from 'playwright-core';
+import { bins } from '../media/fixtures.ts';
 
 const run = promisify(execFile);
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -76,7 +76,7 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 async function ffmpeg(args: string[]): Promise<void> {
-  await run(ffmpegInstaller.path, ['-hide_banner', '-loglevel', 'error', '-y', ...args], {
+  await run(bins.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', ...args], {
     maxBuffer: 1 << 24,
   });
 }

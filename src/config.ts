@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { type AbuseConfig, abuseConfig, abuseSchema } from './config-abuse.ts';
 
 /**
  * Every setting Clipdock reads. Parsed once at start-up by `loadConfig`, then passed in:
@@ -78,6 +79,7 @@ const schema = z.object({
   SIGNING_SECRET: z.string().min(16).optional(),
   LIVE_PING_INTERVAL_SECONDS: int(1).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...abuseSchema,
 });
 
 /** Checks across variables; run on the raw values so they are reported beside the per-variable ones. */
@@ -139,6 +141,8 @@ export interface Config {
   /** WebSocket ping period; a socket that missed the previous ping is dropped. */
   livePingIntervalSeconds: number;
   logLevel: RawConfig['LOG_LEVEL'];
+  /** Rate limits, signup policy, admins, proxies: src/config-abuse.ts. */
+  abuse: AbuseConfig;
 }
 
 export class ConfigError extends Error {
@@ -207,5 +211,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     signingSecret: c.SIGNING_SECRET,
     livePingIntervalSeconds: c.LIVE_PING_INTERVAL_SECONDS,
     logLevel: c.LOG_LEVEL,
+    abuse: abuseConfig(c),
   };
 }

@@ -72,6 +72,12 @@ export const ERRORS = {
   INVALID_CURSOR: [400, 'This page cursor is not valid. Start again from the first page (omit cursor).'],
   UPGRADE_REQUIRED: [426, 'Connect with a WebSocket client (Upgrade: websocket) to receive live status.'],
   STATUS_QUERY_MISSING: [400, 'Say which videos: ?videoIds=a,b,c or ?sessionId=S.'],
+  TOO_MANY_ATTEMPTS: [429, 'Too many attempts. Wait a while, then try again.'],
+  SIGNUP_DISABLED: [
+    403,
+    'This server does not accept new accounts. Ask its administrator to create one for you.',
+  ],
+  SERVER_BUSY: [503, 'The server is busy checking passwords. Try again in a few seconds.'],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -8,6 +8,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.ts';
+import { installAbuseGuards } from './abuse.ts';
 import { requireUser } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
 import type { App, RouteModule } from './route-module.ts';
@@ -49,11 +50,13 @@ export async function buildHttpServer(ctx: AppContext, extra: RouteModule[] = []
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: true,
+    // X-Forwarded-* are believed only from the proxies TRUST_PROXY names (off by default).
+    trustProxy: ctx.config.abuse.trustProxy as boolean | string[],
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  await installAbuseGuards(app, ctx);
 
   await app.register(swagger, {
     openapi: {

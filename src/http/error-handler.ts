@@ -6,6 +6,9 @@ import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
     if (err instanceof AppError) {
+      // 429s and 503s say when to come back, in the header and in details.retryAfterSeconds.
+      const retryAfter = err.details?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return reply.status(err.status).send({
         error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
       });
@@ -20,6 +23,15 @@ export function installErrorHandler(app: FastifyInstance): void {
           code: 'VALIDATION_FAILED',
           message: `Invalid request: ${issues.join('; ')}`,
           details: { issues },
+        },
+      });
+    }
+    // A malformed percent-escape in a header the client sent (e.g. the cookie) is the client's fault.
+    if (err instanceof URIError) {
+      return reply.status(400).send({
+        error: {
+          code: 'BAD_REQUEST',
+          message: `A header or parameter is not valid percent-encoding: ${err.message}.`,
         },
       });
     }

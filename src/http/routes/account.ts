@@ -1,3 +1,4 @@
+import { isAdmin } from '../../accounts/admins.ts';
 import { getBalance } from '../../credits/ledger.ts';
 import { isDatabaseUp } from '../../db/database.ts';
 import { storageUsedBytes } from '../../uploads/quota.ts';
@@ -17,13 +18,14 @@ export const healthRoutes: RouteModule = (app, ctx) => {
 export const accountRoutes: RouteModule = (app, ctx) => {
   app.get('/api/me', { schema: { tags: ['account'] } }, async (req) => {
     const user = userOf(req);
-    const [credits, usedBytes] = await Promise.all([
+    const [credits, usedBytes, admin] = await Promise.all([
       getBalance(ctx.db, user.id),
       storageUsedBytes(ctx.db, user.id),
+      isAdmin(ctx.db, ctx.config.abuse.adminEmails, user),
     ]);
     const { limits } = ctx.config;
     return {
-      user,
+      user: { ...user, isAdmin: admin },
       credits,
       storage: { usedBytes, quotaBytes: limits.storageQuotaBytes },
       // What the browser pre-checks against; the server enforces the same values.

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.ts';
 import { createUploadSession, getUploadSession, isUuid } from '../../uploads/sessions.ts';
 import { createTusService, TUS_PATH } from '../../uploads/tus-server.ts';
 import { userOf } from '../auth.ts';
+import { pinForwardedHeaders } from '../forwarded.ts';
 import type { App, RouteModule } from '../route-module.ts';
 import { serveObject } from '../serve-object.ts';
 
@@ -95,6 +96,7 @@ function tusRoutes(app: App, ctx: AppContext, tus: Awaited<ReturnType<typeof cre
 
   const hand = (req: FastifyRequest, reply: FastifyReply, video: VideoRow | undefined) => {
     reply.hijack();
+    pinForwardedHeaders(req);
     return tus.handle(req.raw, reply.raw, video).catch((err: unknown) => {
       ctx.log.error({ err }, 'tus request failed');
       if (!reply.raw.headersSent) {

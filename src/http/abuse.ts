@@ -5,18 +5,20 @@ import { countAttempt } from '../accounts/attempts.ts';
 import type { AppContext } from '../context.ts';
 import type { Db } from '../db/database.ts';
 import { AppError } from '../errors.ts';
+import { refuseNulCharacters } from './input-guards.ts';
 import type { App } from './route-module.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 
 /**
  * Guards against hostile clients that wrap routes from the outside (the routes stay unaware):
- * security headers on everything, and on sign-in and sign-up a per-IP limit (before the body is
+ * security headers on everything, no NUL characters in any input, and on sign-in and sign-up a per-IP limit (before the body is
  * read), the ALLOW_SIGNUP policy and a per-account (email) limit. Counters live in PostgreSQL
  * (src/accounts/attempts.ts), so every API node shares them: N nodes allow what one node allows.
  * Call before the routes are registered: the limits attach in onRoute.
  */
 export async function installAbuseGuards(app: App, ctx: AppContext): Promise<void> {
   await installSecurityHeaders(app, ctx);
+  refuseNulCharacters(app);
   await app.register(rateLimit, { global: false, store: pgStore(ctx.db) });
 
   const { abuse } = ctx.config;

@@ -27,7 +27,7 @@ function findNul(value: unknown, root: string): string | undefined {
     if (typeof v === 'string') {
       if (v.includes('\0')) return at;
     } else if (Array.isArray(v)) {
-      v.forEach((x, i) => stack.push([x, `${at}.${i}`]));
+      for (let i = 0; i < v.length; i++) stack.push([v[i], `${at}.${i}`]);
     } else if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) {
       for (const [k, x] of Object.entries(v)) {
         if (k.includes('\0')) return `${at}.${k.replaceAll('\0', '\\0')}`;

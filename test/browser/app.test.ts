@@ -25,6 +25,9 @@ let cdp: CDPSession;
 let media: TestMedia;
 let mediaDir: string;
 const wsFrames: Array<{ videoId?: string; status?: string; type?: string }> = [];
+/** What the browser blocked under the page's Content-Security-Policy, and the pages' headers. */
+const cspViolations: string[] = [];
+const documentHeaders: Array<Record<string, string>> = [];
 
 const row = (name: string) => page.locator(`[data-testid=upload-row][data-name="${name}"]`);
 const item = (section: string, name: string) =>
@@ -54,6 +57,12 @@ beforeAll(async () => {
   page = await context.newPage();
   cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text());
+  });
+  page.on('response', (res) => {
+    if (res.request().resourceType() === 'document') documentHeaders.push(res.headers());
+  });
   page.on('websocket', (ws) => {
     ws.on('framereceived', (f) => {
       try {
@@ -329,5 +338,16 @@ describe('web app in a real browser', () => {
     await page.locator('#project-select').selectOption({ label: 'My videos' });
     await item('ready', names(media.mp4)).waitFor();
     await shot('10-narrow');
+  });
+
+  it('ran every step under the security headers, and the browser blocked nothing', () => {
+    expect(documentHeaders.length).toBeGreaterThan(0);
+    for (const h of documentHeaders) {
+      expect(h['content-security-policy']).toContain("script-src 'self'");
+      expect(h['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(h['x-content-type-options']).toBe('nosniff');
+      expect(h['referrer-policy']).toBe('no-referrer');
+    }
+    expect(cspViolations).toEqual([]);
   });
 });

@@ -107,6 +107,32 @@ describe('security headers', () => {
     expect(csp).toContain(`connect-src 'self' ws://${host} wss://${host}`);
   });
 
+  it("leave a route's own stricter policy in place (stored bytes: sandbox; default-src 'none')", async () => {
+    // A node's HTTP stack with one more route that sets its own headers, as serve-object.ts does.
+    const { buildHttpServer } = await import('../../src/http/app.ts');
+    const http = await buildHttpServer(open.node.ctx, [
+      (app) => {
+        app.get('/api/stored-bytes-like', { config: { public: true } }, (_req, reply) =>
+          reply
+            .header('content-security-policy', "sandbox; default-src 'none'")
+            .header('cross-origin-resource-policy', 'same-origin')
+            .type('video/mp4')
+            .send(Buffer.from('bytes')),
+        );
+      },
+    ]);
+    try {
+      const url = await http.app.listen({ port: 0, host: '127.0.0.1' });
+      const res = await fetch(`${url}/api/stored-bytes-like`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-security-policy')).toBe("sandbox; default-src 'none'");
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      await res.arrayBuffer();
+    } finally {
+      await http.close();
+    }
+  });
+
   it('let the API reference (Swagger UI) style itself, and nothing more', async () => {
     const res = await fetch(`${open.url}/api/docs/`, { redirect: 'follow' });
     expect(res.status).toBe(200);

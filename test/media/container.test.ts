@@ -1,0 +1,144 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DETECT_BYTES, type Detection, detectContainer, formatAgrees } from '../../src/media/container.ts';
+import { hlsPlaylist } from '../security/hostile-media.ts';
+import { ffmpeg, ffprobe } from './fixtures.ts';
+
+/**
+ * Container detection on real files of every accepted container (made here by ffmpeg), and on
+ * the files that must never reach ffmpeg's own guessing: playlists, concat lists, polyglots.
+ */
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-container-'));
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const V = ['-f', 'lavfi', '-i', 'testsrc2=size=176x144:rate=25:duration=1'];
+const A = ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=1'];
+const H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
+
+const CASES: Array<{ file: string; args: string[]; id: string; demuxer: string; mime: string }> = [
+  { file: 'a.mp4', args: [...V, ...H264], id: 'mp4', demuxer: 'mov', mime: 'video/mp4' },
+  { file: 'a.mov', args: [...V, ...H264], id: 'mov', demuxer: 'mov', mime: 'video/quicktime' },
+  { file: 'a.m4v', args: [...V, ...H264, '-f', 'ipod'], id: 'm4v', demuxer: 'mov', mime: 'video/x-m4v' },
+  { file: 'a.3gp', args: [...V, ...H264], id: '3gp', demuxer: 'mov', mime: 'video/3gpp' },
+  { file: 'a.3g2', args: [...V, ...H264], id: '3g2', demuxer: 'mov', mime: 'video/3gpp2' },
+  { file: 'a.mkv', args: [...V, ...H264], id: 'matroska', demuxer: 'matroska', mime: 'video/x-matroska' },
+  {
+    file: 'a.webm',
+    args: [...V, '-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '200k'],
+    id: 'webm',
+    demuxer: 'matroska',
+    mime: 'video/webm',
+  },
+  { file: 'a.avi', args: [...V, '-c:v', 'mjpeg'], id: 'avi', demuxer: 'avi', mime: 'video/x-msvideo' },
+  { file: 'a.ts', args: [...V, '-c:v', 'mpeg2video'], id: 'mpegts', demuxer: 'mpegts', mime: 'video/mp2t' },
+  {
+    file: 'a.mts',
+    args: [...V, ...A, ...H264, '-c:a', 'ac3', '-f', 'mpegts', '-mpegts_m2ts_mode', '1'],
+    id: 'm2ts',
+    demuxer: 'mpegts',
+    mime: 'video/mp2t',
+  },
+  {
+    file: 'a.mpg',
+    args: [...V, '-c:v', 'mpeg2video', '-f', 'vob'],
+    id: 'mpegps',
+    demuxer: 'mpeg',
+    mime: 'video/mpeg',
+  },
+  { file: 'a.wmv', args: [...V, '-c:v', 'wmv2'], id: 'asf', demuxer: 'asf', mime: 'video/x-ms-asf' },
+  { file: 'a.flv', args: [...V, '-c:v', 'flv1'], id: 'flv', demuxer: 'flv', mime: 'video/x-flv' },
+  { file: 'a.ogv', args: [...V, '-c:v', 'libtheora'], id: 'ogg', demuxer: 'ogg', mime: 'video/ogg' },
+  {
+    file: 'a.mxf',
+    args: [...V, '-c:v', 'mpeg2video', '-b:v', '2M'],
+    id: 'mxf',
+    demuxer: 'mxf',
+    mime: 'application/mxf',
+  },
+];
+
+async function detectFile(file: string): Promise<Detection> {
+  const bytes = await readFile(file);
+  return detectContainer(bytes.subarray(0, DETECT_BYTES), bytes.length <= DETECT_BYTES);
+}
+
+describe('container detection', () => {
+  for (const c of CASES) {
+    it(`detects ${c.file} as ${c.id} (${c.demuxer}), and ffprobe agrees with that demuxer forced`, async () => {
+      const file = path.join(dir, c.file);
+      await ffmpeg([...c.args, file]);
+      const d = await detectFile(file);
+      expect(d).toMatchObject({ kind: 'video', container: { id: c.id, demuxer: c.demuxer, mime: c.mime } });
+      const probed = await ffprobe(file);
+      expect(formatAgrees(c.demuxer as never, probed.format.format_name)).toBe(true);
+    });
+  }
+
+  it('refuses an ID3 tag in front of an MP4, and says what hides behind it', async () => {
+    const mp4 = await readFile(path.join(dir, 'a.mp4'));
+    const id3 = Buffer.concat([Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x04', 'latin1'), Buffer.alloc(4)]);
+    const d = await detectContainer(Buffer.concat([id3, mp4]).subarray(0, DETECT_BYTES), false);
+    expect(d).toMatchObject({ kind: 'ambiguous', container: { demuxer: 'mov' } });
+    expect((d as { also: string }).also).toMatch(/ID3/);
+  });
+
+  it('refuses a real MP4 with a playlist, a concat list or HTML anywhere in its head', async () => {
+    const mp4 = await readFile(path.join(dir, 'a.mp4'));
+    for (const [text, also] of [
+      [hlsPlaylist('../x/video.mp4'), 'HLS playlist'],
+      ['ffconcat version 1.0\nfile a.mp4\n', 'concat list'],
+      ['<html><script>alert(1)</script>', 'HTML page'],
+      ['v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nm=video 5004 RTP/AVP 96\n', 'SDP'],
+    ] as const) {
+      const at = Math.min(mp4.length, 40_000);
+      const poly = Buffer.concat([mp4.subarray(0, at), Buffer.from(text), mp4.subarray(at)]);
+      const d = await detectContainer(poly.subarray(0, DETECT_BYTES), poly.length <= DETECT_BYTES);
+      expect(d.kind, also).toBe('ambiguous');
+      expect((d as { also: string }).also).toMatch(new RegExp(also));
+    }
+  });
+
+  it('refuses plain playlists, concat lists, manifests and non-videos, naming them', async () => {
+    const cases: Array<[string | Buffer, RegExp, string]> = [
+      [hlsPlaylist('seg.ts'), /HLS playlist/, 'playlist'],
+      ['ffconcat version 1.0\nfile clip.mp4\n', /concat list/, 'playlist'],
+      ['<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"></MPD>', /DASH/, 'playlist'],
+      [Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'), /PNG/, 'image'],
+      [
+        Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt ', 'latin1'), Buffer.alloc(64)]),
+        /WAV/,
+        'audio',
+      ],
+      ['Shopping list\n- milk\n', /text file/, 'other'],
+    ];
+    for (const [content, looksLike, category] of cases) {
+      const d = await detectContainer(Buffer.from(content), true);
+      expect(d).toMatchObject({ kind: 'not_video', category });
+      expect((d as { looksLike: string }).looksLike).toMatch(looksLike);
+    }
+  });
+
+  it('calls audio-only MP4 and Ogg files audio', async () => {
+    const m4a = path.join(dir, 'a.m4a');
+    await ffmpeg([...A, '-c:a', 'aac', m4a]);
+    expect(await detectFile(m4a)).toMatchObject({ kind: 'not_video', category: 'audio' });
+    const oga = path.join(dir, 'a.oga');
+    await ffmpeg([...A, '-c:a', 'libvorbis', '-f', 'ogg', oga]);
+    expect(await detectFile(oga)).toMatchObject({ kind: 'not_video', category: 'audio' });
+  });
+
+  it('waits for the whole window before a video verdict, but refuses what the start proves', async () => {
+    const mp4 = await readFile(path.join(dir, 'a.mp4'));
+    expect(await detectContainer(mp4.subarray(0, 1000), false)).toEqual({ kind: 'undetermined' });
+    expect(await detectContainer(Buffer.from('just some text'), false)).toEqual({ kind: 'undetermined' });
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+    expect(await detectContainer(png, false)).toMatchObject({ kind: 'not_video', category: 'image' });
+  });
+});

@@ -40,7 +40,8 @@ export function inputArgs(input: ForcedInput): string[] {
     const whitelist = scheme === 'https' ? 'https,tls,tcp' : 'http,tcp';
     return ['-protocol_whitelist', whitelist, '-reconnect', '0', '-f', input.demuxer, '-i', input.location];
   }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(input.location) && !input.location.startsWith('file:')) {
+  // What ffmpeg would read as a protocol name ("concat:", "subfile,", "data:"); a drive letter is not.
+  if (/^[a-z0-9+.-]{2,}[:,]/i.test(input.location) && !input.location.startsWith('file:')) {
     throw new Error(`not a local path or an http(s) URL: ${input.location.split(':')[0]}:`);
   }
   // `file:` so that a path with a colon is never read as another protocol.

@@ -202,7 +202,8 @@ export class S3ObjectStore implements ObjectStore {
    * uploads is application/octet-stream (set by upload-store.ts, never the client's).
    */
   async setContentType(key: string, contentType: string): Promise<void> {
-    const info = await this.headOrThrow(key);
+    const info = await this.head(key);
+    if (!info) throw new StorageNotFoundError(key);
     if (info.contentType === contentType || info.size > MAX_SINGLE_COPY) return;
     await this.client.send(
       new CopyObjectCommand({

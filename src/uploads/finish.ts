@@ -57,6 +57,19 @@ export async function storedOriginalSize(ctx: AppContext, videoId: string): Prom
 }
 
 /**
+ * Gives the stored original the detected type. Off the reply path and outside the transaction:
+ * on S3 this is a copy of the object onto itself, which for gigabytes takes a while. Until it
+ * is done (or if it fails) the object keeps the neutral type it was created with
+ * (application/octet-stream, upload-store.ts), never the client's; Clipdock serves originals
+ * with the type in `mime_type` either way.
+ */
+function retypeOriginal(ctx: AppContext, videoId: string, contentType: string): void {
+  ctx.store.setContentType(keys.original(videoId), contentType).catch((err: unknown) => {
+    ctx.log.warn({ err, videoId }, "could not set the stored original's content type");
+  });
+}
+
+/**
  * Completes an upload whose last byte has arrived, in ONE transaction: the video goes
  * uploading → uploaded (conditionally, so a repeated finish does nothing and returns false), the
  * bytes are moved under the storage key before the commit (so `uploaded` always means stored),
@@ -70,6 +83,7 @@ export async function storedOriginalSize(ctx: AppContext, videoId: string): Prom
  */
 export async function finishUpload(ctx: AppContext, videoId: string): Promise<boolean> {
   let refused: AppError | undefined;
+  let detectedType: string | undefined;
   const finished = await ctx.db.transaction().execute(async (tx) => {
     const video = await tx
       .selectFrom('videos')
@@ -97,7 +111,7 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
       return false;
     }
     const mime = verdict.container.mime;
-    await ctx.store.setContentType(keys.original(videoId), mime);
+    detectedType = mime;
 
     const row = await tx
       .updateTable('videos')
@@ -134,6 +148,7 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
     return true;
   });
   if (refused) throw new UploadRefusedError(refused);
+  if (finished && detectedType) retypeOriginal(ctx, videoId, detectedType);
   if (finished && ctx.config.storage.driver === 'fs') {
     // The tus sidecar is only needed while bytes may still arrive.
     await rm(path.join(ctx.config.uploadsDir, `${videoId}.json`), { force: true });

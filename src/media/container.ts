@@ -66,7 +66,8 @@ const container = (id: ContainerId): Container => ({ id, ...CONTAINERS[id] });
 const HOSTILE: Array<{ re: RegExp; looksLike: string }> = [
   { re: /#EXTM3U|#EXT-X-[A-Z]/, looksLike: 'an HLS playlist' },
   { re: /ffconcat version/, looksLike: 'an ffmpeg concat list' },
-  { re: /<MPD[\s>]|urn:mpeg:dash:/, looksLike: 'a DASH manifest' },
+  // Not "urn:mpeg:dash:": DASH media segments (fMP4 with emsg boxes) carry it legitimately.
+  { re: /<MPD[\s>]/, looksLike: 'a DASH manifest' },
   { re: /<SmoothStreamingMedia/, looksLike: 'a Smooth Streaming manifest' },
   { re: /v=0\r?\n[\s\S]{0,4096}?\n(c=IN IP[46] |m=(audio|video) )/, looksLike: 'an SDP session description' },
   { re: /<html|<script|<!doctype html|<iframe|<body/i, looksLike: 'an HTML page' },

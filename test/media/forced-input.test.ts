@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capFor, inputArgs } from '../../src/media/input-args.ts';
 import { createMediaTools, jobArgs, type MediaInput } from '../../src/media/media-tools.ts';
-import { normalizeJob } from '../../src/processing/steps/normalize.ts';
+import { chooseMode, normalizeJob } from '../../src/processing/steps/normalize.ts';
+import { CASES } from './container-samples.ts';
 import { ffmpeg, ffprobe } from './fixtures.ts';
 
 /**
@@ -101,6 +102,24 @@ describe('forced input', () => {
     expect(Number(probed.format.duration)).toBeLessThanOrEqual(cap.seconds + 0.1);
     expect(Number(probed.format.duration)).toBeLessThan(5);
   });
+
+  for (const c of CASES) {
+    it(`probes and converts ${c.file} with ${c.demuxer} forced, every frame kept under the cap`, {
+      timeout: 60_000,
+    }, async () => {
+      const file = path.join(dir, c.file);
+      await ffmpeg([...c.args, file]);
+      const info = await tools.probe(await input(file), AbortSignal.timeout(30_000));
+      expect(info.demuxer).toBe(c.demuxer);
+      expect(info.durationSeconds).toBeGreaterThan(2.5);
+      const out = path.join(dir, `${c.file}.mp4`);
+      const job = normalizeJob(info, chooseMode(info), { location: file, demuxer: info.demuxer! }, out, 1);
+      const run = await tools.ffmpeg(job, { signal: AbortSignal.timeout(30_000) });
+      // 3 s at 25 fps: the cap must not cut a truthful file short.
+      expect(run.frames).toBeGreaterThanOrEqual(74);
+      expect(run.frames).toBeLessThanOrEqual(job.cap.frames);
+    });
+  }
 
   it('opens a signed URL with the http(s) stack only, and refuses any other protocol', () => {
     expect(inputArgs({ location: 'https://bucket.example/k?X-Amz-Signature=1', demuxer: 'mpegts' })).toEqual([

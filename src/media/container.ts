@@ -78,6 +78,9 @@ function hostileText(head: Uint8Array): string | undefined {
   return HOSTILE.find((h) => h.re.test(text))?.looksLike;
 }
 
+const readU32 = (b: Uint8Array, at: number) =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).readUInt32BE(at);
+const inRange = (n: number, lo: number, hi: number) => n >= lo && n <= hi;
 const ascii = (b: Uint8Array, start: number, end: number) =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end);
 const startsWith = (b: Uint8Array, bytes: number[], at = 0) =>
@@ -146,7 +149,8 @@ function ogg(head: Uint8Array): AtZero {
 /** The container whose signature starts at byte 0, if any. */
 function atZero(head: Uint8Array): AtZero {
   if (head.length >= 12 && ascii(head, 4, 8) === 'ftyp') return isoBmff(head);
-  if (head.length >= 8 && QT_FIRST_ATOMS.has(ascii(head, 4, 8)) && head[0] === 0) {
+  // Any atom size but 2..7 (0: to the end of the file, 1: a 64-bit size follows).
+  if (head.length >= 8 && QT_FIRST_ATOMS.has(ascii(head, 4, 8)) && !inRange(readU32(head, 0), 2, 7)) {
     return { kind: 'video', container: container('mov') };
   }
   if (startsWith(head, EBML)) {
@@ -275,7 +279,7 @@ export async function detectContainer(head: Uint8Array, complete: boolean): Prom
 
 /** True when ffprobe's `format_name` (e.g. "mov,mp4,m4a,3gp,3g2,mj2") is the forced demuxer. */
 export function formatAgrees(demuxer: Demuxer, formatName: string | undefined): boolean {
-  return (formatName ?? '').split(',').includes(demuxer === 'matroska' ? 'matroska' : demuxer);
+  return (formatName ?? '').split(',').includes(demuxer);
 }
 
 /** The refusal message for a file that reads as two things (`name`: the file's, when known). */

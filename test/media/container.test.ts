@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+const ascii4 = (b: Buffer) => b.toString('latin1', 4, 8);
+
 async function detectFile(file: string): Promise<Detection> {
   const bytes = await readFile(file);
   return detectContainer(bytes.subarray(0, DETECT_BYTES), bytes.length <= DETECT_BYTES);
@@ -35,6 +37,15 @@ describe('container detection', () => {
       expect(formatAgrees(c.demuxer as never, probed.format.format_name)).toBe(true);
     });
   }
+
+  it('detects a QuickTime file that starts without ftyp (an older camera layout)', async () => {
+    const mov = await readFile(path.join(dir, 'a.mov'));
+    const bare = path.join(dir, 'bare.mov');
+    await writeFile(bare, mov.subarray(mov.readUInt32BE(0)));
+    expect(ascii4(await readFile(bare))).not.toBe('ftyp');
+    expect(await detectFile(bare)).toMatchObject({ kind: 'video', container: { id: 'mov', demuxer: 'mov' } });
+    expect(formatAgrees('mov', (await ffprobe(bare)).format.format_name)).toBe(true);
+  });
 
   it('refuses an ID3 tag in front of an MP4, and says what hides behind it', async () => {
     const mp4 = await readFile(path.join(dir, 'a.mp4'));

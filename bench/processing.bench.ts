@@ -10,7 +10,7 @@ import { enqueue, processJobKey } from '../src/jobs/queue.ts';
 import { resolveBinaries } from '../src/media/ffmpeg.ts';
 import { createMediaTools, type MediaTools } from '../src/media/media-tools.ts';
 import { processVideo, WORK_DIR } from '../src/processing/runner.ts';
-import { normalizeArgs } from '../src/processing/steps/normalize.ts';
+import { normalizeJob } from '../src/processing/steps/normalize.ts';
 import type { MediaInfo } from '../src/processing/types.ts';
 import { type Clipdock, startClipdock } from '../src/server.ts';
 import { keys } from '../src/storage/object-store.ts';
@@ -149,14 +149,32 @@ export async function run(): Promise<void> {
   ]);
   const info = await probeFile(tools, mov);
   const remux = await timed(() =>
-    tools.ffmpeg(normalizeArgs(info, 'remux', mov, path.join(DATA, 'remux.mp4'), threads), {
-      signal: AbortSignal.timeout(600_000),
-    }),
+    tools.ffmpeg(
+      normalizeJob(
+        info,
+        'remux',
+        { location: mov, demuxer: info.demuxer! },
+        path.join(DATA, 'remux.mp4'),
+        threads,
+      ),
+      {
+        signal: AbortSignal.timeout(600_000),
+      },
+    ),
   );
   const transcode = await timed(() =>
-    tools.ffmpeg(normalizeArgs(info, 'transcode', mov, path.join(DATA, 'transcode.mp4'), threads), {
-      signal: AbortSignal.timeout(600_000),
-    }),
+    tools.ffmpeg(
+      normalizeJob(
+        info,
+        'transcode',
+        { location: mov, demuxer: info.demuxer! },
+        path.join(DATA, 'transcode.mp4'),
+        threads,
+      ),
+      {
+        signal: AbortSignal.timeout(600_000),
+      },
+    ),
   );
   const ratio = transcode.ms / remux.ms;
   console.log(

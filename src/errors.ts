@@ -29,6 +29,10 @@ export const ERRORS = {
     'This file type is not accepted. Upload a video (MP4, MOV, WebM, MKV, AVI, ...).',
   ],
   NOT_A_VIDEO: [415, 'The file content is not a video container, whatever its name says.'],
+  AMBIGUOUS_MEDIA: [
+    422,
+    'This file reads as two different things at once (a video and a playlist, or a tag in front of a video). Export the video again from its source and upload that file.',
+  ],
   INSUFFICIENT_CREDITS: [402, 'Not enough credits for these videos.'],
   STORAGE_QUOTA_EXCEEDED: [413, 'Not enough storage quota left for these files.'],
   RANGE_NOT_SATISFIABLE: [416, 'The requested byte range is outside the file.'],

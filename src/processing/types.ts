@@ -1,3 +1,5 @@
+import type { Demuxer } from '../media/container.ts';
+
 /**
  * What the pipeline stores in `video_analysis`. The jsonb columns hold exactly these shapes;
  * `presenter.ts` turns them into the public `analysis` and `outputs` objects.
@@ -5,7 +7,13 @@
 
 /** What probe learned about the original; stored in `video_analysis.metadata`. */
 export interface MediaInfo {
+  /** ffprobe's format_name. */
   container: string;
+  /**
+   * The demuxer Clipdock's detection chose, forced on every later run. Absent only in results
+   * stored before detection existed (steps then detect again).
+   */
+  demuxer?: Demuxer;
   sizeBytes: number;
   durationSeconds: number;
   /** As displayed: rotation applied. */

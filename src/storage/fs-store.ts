@@ -74,6 +74,12 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  async setContentType(key: string, contentType: string): Promise<void> {
+    const file = this.file(key);
+    if (!(await fs.stat(file).catch(() => undefined))?.isFile()) throw new StorageNotFoundError(key);
+    await fs.writeFile(`${file}.meta.json`, JSON.stringify({ contentType }));
+  }
+
   async get(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.file(key);
     const handle = await fs.open(file, 'r').catch((err: NodeJS.ErrnoException) => {

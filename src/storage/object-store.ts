@@ -31,6 +31,11 @@ export interface ObjectStore {
   put(key: string, body: Readable | Buffer, opts?: PutOptions): Promise<ObjectInfo>;
   /** Stores a file from local disk (worker outputs); may move instead of copy where cheap. */
   putFile(key: string, filePath: string, opts?: PutOptions): Promise<ObjectInfo>;
+  /**
+   * Sets the stored type of an existing object (the server's verdict on an upload, never the
+   * client's). Where a store cannot do it in place for this size, the object keeps its type.
+   */
+  setContentType(key: string, contentType: string): Promise<void>;
   /** Streams the object, or one byte range of it. Throws StorageNotFoundError when absent. */
   get(key: string, range?: ByteRange): Promise<Readable>;
   /** Size and type, or undefined when absent. */

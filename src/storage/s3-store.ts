@@ -7,6 +7,7 @@ import {
   AbortMultipartUploadCommand,
   type CompletedPart,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -44,6 +45,8 @@ const PART_SIZE = 5 * 1024 * 1024;
 /** S3's limit per DeleteObjects request. */
 const DELETE_BATCH = 1000;
 const DEFAULT_URL_SECONDS = 3600;
+/** The largest object one CopyObject may copy (S3's limit). */
+const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 
 /**
  * Objects in an S3-compatible bucket (AWS, MinIO, R2, Ceph, s3rver in tests).
@@ -191,6 +194,26 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       throw mapNotFound(err, key);
     }
+  }
+
+  /**
+   * A copy of the object onto itself with the new type (S3 has no other way to change it). Past
+   * 5 GiB one copy is not allowed; such an object keeps the type it was created with, which for
+   * uploads is application/octet-stream (set by upload-store.ts, never the client's).
+   */
+  async setContentType(key: string, contentType: string): Promise<void> {
+    const info = await this.head(key);
+    if (!info) throw new StorageNotFoundError(key);
+    if (info.contentType === contentType || info.size > MAX_SINGLE_COPY) return;
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        CopySource: `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+        MetadataDirective: 'REPLACE',
+        ContentType: contentType,
+      }),
+    );
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

@@ -1,10 +1,23 @@
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
+import { scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
+import type { AppError } from '../errors.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
 import { keys } from '../storage/object-store.ts';
-import { countInSession, publishUploadEvent } from './upload-state.ts';
+import { countInSession, endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
+import { detectStoredOriginal, refusalOf } from './verdict.ts';
+
+/** An upload whose stored bytes are not an accepted video container: the video is failed. */
+export class UploadRefusedError extends Error {
+  override name = 'UploadRefusedError';
+  readonly refusal: AppError;
+  constructor(refusal: AppError) {
+    super(refusal.message);
+    this.refusal = refusal;
+  }
+}
 
 /**
  * Where the bytes of a finished upload end up. With local-disk storage the tus file is renamed
@@ -44,13 +57,33 @@ export async function storedOriginalSize(ctx: AppContext, videoId: string): Prom
 }
 
 /**
+ * Gives the stored original the detected type. Off the reply path and outside the transaction:
+ * on S3 this is a copy of the object onto itself, which for gigabytes takes a while. Until it
+ * is done (or if it fails) the object keeps the neutral type it was created with
+ * (application/octet-stream, upload-store.ts), never the client's; Clipdock serves originals
+ * with the type in `mime_type` either way.
+ */
+function retypeOriginal(ctx: AppContext, videoId: string, contentType: string): void {
+  ctx.store.setContentType(keys.original(videoId), contentType).catch((err: unknown) => {
+    ctx.log.warn({ err, videoId }, "could not set the stored original's content type");
+  });
+}
+
+/**
  * Completes an upload whose last byte has arrived, in ONE transaction: the video goes
  * uploading → uploaded (conditionally, so a repeated finish does nothing and returns false), the
  * bytes are moved under the storage key before the commit (so `uploaded` always means stored),
  * the session is counted, upload_metrics gets a row, and the processing job is enqueued under
  * its job key (one job per video, however often this runs).
+ *
+ * Before any of that, the stored bytes are detected again (the sniff may never have ruled: a
+ * short first request, S3). A file that is no accepted container, or reads as two things, fails
+ * its video instead (credits released, bytes scheduled for deletion) and UploadRefusedError is
+ * thrown. The stored type and `mime_type` are the detection's, never the client's.
  */
 export async function finishUpload(ctx: AppContext, videoId: string): Promise<boolean> {
+  let refused: AppError | undefined;
+  let detectedType: string | undefined;
   const finished = await ctx.db.transaction().execute(async (tx) => {
     const video = await tx
       .selectFrom('videos')
@@ -62,6 +95,23 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
     if (!video) return false;
     const size = Number(video.declared_size);
     await moveIntoStorage(ctx, videoId, size);
+    const verdict = await detectStoredOriginal(ctx, videoId, size);
+    if (verdict.kind !== 'video') {
+      refused = refusalOf(video.name, verdict);
+      await endUnfinishedUpload(tx, ctx.config, videoId, {
+        status: 'failed',
+        errorCode: refused.code,
+        errorMessage: refused.message,
+        reason: 'upload is not an accepted video container',
+      });
+      // On disk the bytes were moved under the storage key already.
+      await scheduleCleanup(tx, [
+        { kind: 'delete_object', target: keys.original(videoId), reason: 'refused at finish' },
+      ]);
+      return false;
+    }
+    const mime = verdict.container.mime;
+    detectedType = mime;
 
     const row = await tx
       .updateTable('videos')
@@ -71,7 +121,7 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
         received_bytes: size,
         upload_progress: 100,
         upload_completed_at: sql`now()`,
-        mime_type: sql`coalesce(mime_type, declared_type)`,
+        mime_type: mime,
         updated_at: sql`now()`,
       })
       .where('id', '=', videoId)
@@ -97,6 +147,8 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
     await publishUploadEvent(tx, row);
     return true;
   });
+  if (refused) throw new UploadRefusedError(refused);
+  if (finished && detectedType) retypeOriginal(ctx, videoId, detectedType);
   if (finished && ctx.config.storage.driver === 'fs') {
     // The tus sidecar is only needed while bytes may still arrive.
     await rm(path.join(ctx.config.uploadsDir, `${videoId}.json`), { force: true });

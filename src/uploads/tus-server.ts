@@ -10,10 +10,9 @@ import type { DataStore, KvStore } from '@tus/utils';
 import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { keys } from '../storage/object-store.ts';
-import { finishUpload } from './finish.ts';
 import { handleNode, streamNodeBodies } from './node-body.ts';
 import { PgLocker } from './pg-locker.ts';
-import { ClipdockUploadStore, tusError, uploadRequest } from './upload-store.ts';
+import { ClipdockUploadStore, finishOrRefuse, tusError, uploadRequest } from './upload-store.ts';
 
 /** Where the tus endpoint is mounted; upload URLs are `<origin>/api/uploads/<videoId>`. */
 export const TUS_PATH = '/api/uploads';
@@ -130,7 +129,7 @@ export async function createTusService(ctx: AppContext): Promise<TusService> {
       return id;
     },
     onUploadFinish: async (_req, upload) => {
-      await finishUpload(ctx, upload.id);
+      await finishOrRefuse(ctx, upload.id);
       return {};
     },
     onResponseError: (req, err) => {

@@ -7,10 +7,11 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { ERRORS as APP_ERRORS, AppError, type ErrorCode } from '../errors.ts';
-import { finishUpload, storedOriginalSize } from './finish.ts';
+import { finishUpload, storedOriginalSize, UploadRefusedError } from './finish.ts';
 import { UploadProgressWriter } from './progress.ts';
 import { SNIFF_BYTES, type SniffVerdict, sniffVideo } from './sniff.ts';
 import { endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
+import { refusalOf } from './verdict.ts';
 
 /**
  * Clipdock's tus DataStore: wraps the real one (FileStore or S3Store) and binds every tus
@@ -43,6 +44,16 @@ export const uploadRequest = new AsyncLocalStorage<UploadRequestContext>();
 export function tusError(code: ErrorCode, message?: string): { status_code: number; body: string } {
   const err = new AppError(code, message);
   return { status_code: err.status, body: JSON.stringify({ error: { code, message: err.message } }) };
+}
+
+/** finishUpload, with a refusal of the stored bytes answered as a tus error (the video is failed). */
+export async function finishOrRefuse(ctx: AppContext, videoId: string): Promise<boolean> {
+  try {
+    return await finishUpload(ctx, videoId);
+  } catch (err) {
+    if (err instanceof UploadRefusedError) throw tusError(err.refusal.code, err.refusal.message);
+    throw err;
+  }
 }
 
 const isTusError = (e: unknown, status: number) =>
@@ -109,7 +120,16 @@ export class ClipdockUploadStore extends DataStore {
           `Upload-Length is ${upload.size ?? 'deferred'} but the session declared ${video.declared_size} bytes for "${video.name}".`,
         );
       }
-      await this.inner.create(new Upload({ ...upload, id: this.deps.innerId(videoId) }));
+      // The stored object's type is the server's: neutral until finish sets the detected one
+      // (the S3 store would otherwise copy the client's `contentType` metadata onto the object).
+      const { contentType: _type, cacheControl: _cache, ...metadata } = upload.metadata ?? {};
+      await this.inner.create(
+        new Upload({
+          ...upload,
+          id: this.deps.innerId(videoId),
+          metadata: { ...metadata, contentType: 'application/octet-stream' },
+        }),
+      );
       const row = await tx
         .updateTable('videos')
         .set({
@@ -148,7 +168,7 @@ export class ClipdockUploadStore extends DataStore {
       upload.id = id;
       // Every byte is here but the finish never committed (a crash right after the last PATCH).
       if (video?.status === 'uploading' && upload.size !== undefined && upload.offset === upload.size) {
-        await finishUpload(this.ctx, id);
+        await finishOrRefuse(this.ctx, id);
       }
       return upload;
     } catch (err) {
@@ -187,7 +207,7 @@ export class ClipdockUploadStore extends DataStore {
     if (!video) return undefined;
     const size = Number(video.declared_size);
     if (video.status === 'uploading' && (await storedOriginalSize(this.ctx, id)) === size) {
-      await finishUpload(this.ctx, id);
+      await finishOrRefuse(this.ctx, id);
     } else if (
       ['pending_upload', 'uploading', 'failed', 'canceled', 'upload_expired'].includes(video.status)
     ) {
@@ -252,17 +272,20 @@ export class ClipdockUploadStore extends DataStore {
     } catch (err) {
       source.unpipe(meter);
       const verdict = meter.rejected;
-      if (verdict?.kind === 'not_video') {
-        const message = `"${video.name}" is not a video: it looks like ${verdict.looksLike}. Upload the video file itself (MP4, MOV, WebM, MKV, ...).`;
+      if (verdict?.kind === 'not_video' || verdict?.kind === 'ambiguous') {
+        const refusal = refusalOf(
+          video.name,
+          verdict.kind === 'not_video' ? { ...verdict, category: 'other' } : verdict,
+        );
         await this.ctx.db.transaction().execute((tx) =>
           endUnfinishedUpload(tx, this.ctx.config, id, {
             status: 'failed',
-            errorCode: 'NOT_A_VIDEO',
-            errorMessage: message,
-            reason: 'upload is not a video',
+            errorCode: refusal.code,
+            errorMessage: refusal.message,
+            reason: 'upload is not an accepted video container',
           }),
         );
-        throw tusError('NOT_A_VIDEO', message);
+        throw tusError(refusal.code, refusal.message);
       }
       if (meter.tooLarge) throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
       if (sourceFailed) throw ERRORS.ABORTED;
@@ -394,10 +417,10 @@ class UploadMeter extends Transform {
     const head = Buffer.concat([sniff.prefix, ...this.held]).subarray(0, sniff.target);
     sniffVideo(head, final).then(
       (verdict) => {
-        if (verdict.kind === 'not_video') {
+        if (verdict.kind === 'not_video' || verdict.kind === 'ambiguous') {
           this.rejected = verdict;
           this.held = [];
-          cb(new Error(`not a video: ${verdict.looksLike}`));
+          cb(new Error(`refused upload: ${verdict.kind}`));
           return;
         }
         if (verdict.kind === 'video') this.accepted = verdict;

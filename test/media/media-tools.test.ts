@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaAbortedError } from '../../src/media/ffmpeg.ts';
 import { createMediaTools, type MediaInput } from '../../src/media/media-tools.ts';
-import { chooseMode, normalizeArgs } from '../../src/processing/steps/normalize.ts';
+import { chooseMode, normalizeJob } from '../../src/processing/steps/normalize.ts';
 import { bins, makeGood, makeLong } from './fixtures.ts';
 
 const run = promisify(execFile);
@@ -64,7 +64,9 @@ describe('media tools', () => {
     const info = await tools.probe(await input(src), AbortSignal.timeout(30_000));
     expect(chooseMode(info)).toBe('remux');
     const out = path.join(dir, 'remuxed.mp4');
-    await tools.ffmpeg(normalizeArgs(info, 'remux', src, out, 1), { signal: AbortSignal.timeout(30_000) });
+    await tools.ffmpeg(normalizeJob(info, 'remux', { location: src, demuxer: info.demuxer! }, out, 1), {
+      signal: AbortSignal.timeout(30_000),
+    });
     expect(await videoPacketsMd5(out)).toBe(await videoPacketsMd5(src));
   });
 
@@ -76,7 +78,9 @@ describe('media tools', () => {
     expect(info.audioStreamCount).toBe(2);
     expect(chooseMode(info)).toBe('audio');
     const out = path.join(dir, 'audio-only-converted.mp4');
-    await tools.ffmpeg(normalizeArgs(info, 'audio', src, out, 1), { signal: AbortSignal.timeout(30_000) });
+    await tools.ffmpeg(normalizeJob(info, 'audio', { location: src, demuxer: info.demuxer! }, out, 1), {
+      signal: AbortSignal.timeout(30_000),
+    });
     expect(await videoPacketsMd5(out)).toBe(await videoPacketsMd5(src));
   });
 
@@ -95,14 +99,17 @@ describe('media tools', () => {
     const controller = new AbortController();
     const seen: number[] = [];
     const out = path.join(dir, 'aborted.mp4');
-    const job = tools.ffmpeg(normalizeArgs(info, 'transcode', src, out, 1), {
-      signal: controller.signal,
-      durationSeconds: info.durationSeconds,
-      onProgress: (f) => {
-        seen.push(f);
-        if (f > 0.05) controller.abort(new Error('shutdown'));
+    const job = tools.ffmpeg(
+      normalizeJob(info, 'transcode', { location: src, demuxer: info.demuxer! }, out, 1),
+      {
+        signal: controller.signal,
+        durationSeconds: info.durationSeconds,
+        onProgress: (f) => {
+          seen.push(f);
+          if (f > 0.05) controller.abort(new Error('shutdown'));
+        },
       },
-    });
+    );
     await expect(job).rejects.toBeInstanceOf(MediaAbortedError);
     expect(seen.some((f) => f > 0 && f < 1)).toBe(true);
     const { stdout } = await run('ps', ['-eo', 'args']);

@@ -158,6 +158,18 @@ export function objectStoreContract(name: string, open: () => Promise<StoreUnder
       expect(await store.head(`${prefix}absent`)).toBeUndefined();
     });
 
+    it('sets the type of a stored object in place, keeping its bytes', async () => {
+      const key = `${p()}original`;
+      const data = randomBytes(70_000);
+      await store.put(key, data, { contentType: 'text/html' });
+      await store.setContentType(key, 'video/mp4');
+      expect(await store.head(key)).toMatchObject({ size: data.length, contentType: 'video/mp4' });
+      expect((await readAll(await store.get(key))).equals(data)).toBe(true);
+      await expect(store.setContentType(`${p()}absent`, 'video/mp4')).rejects.toBeInstanceOf(
+        StorageNotFoundError,
+      );
+    });
+
     it('get of an absent key throws StorageNotFoundError', async () => {
       await expect(store.get(`${p()}absent`)).rejects.toBeInstanceOf(StorageNotFoundError);
       await expect(store.get(`${p()}absent`, { start: 0, end: 9 })).rejects.toBeInstanceOf(

@@ -1,9 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { capFor } from '../../media/input-args.ts';
 import { keys } from '../../storage/object-store.ts';
 import type { Loudness } from '../types.ts';
-import { need, type Step, storedInput } from './step.ts';
+import { need, type Step, storedMp4 } from './step.ts';
 
 /**
  * One decoding pass over the normalized video finds scene cuts (select's scene score, logged by
@@ -61,7 +62,7 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
 export const analyzeStep: Step<'analyze'> = async (c) => {
   const m = need(c, 'probe');
   const video = need(c, 'normalize');
-  const input = await storedInput(c.store, video.key);
+  const input = await storedMp4(c.store, video.key);
   const duration = m.durationSeconds;
   const hasAudio = video.hasAudio;
 
@@ -84,10 +85,6 @@ export const analyzeStep: Step<'analyze'> = async (c) => {
       : []),
   ].join(';');
   const args = [
-    '-threads',
-    String(c.media.threads),
-    '-i',
-    input.location,
     '-filter_complex',
     graph,
     '-map',
@@ -98,7 +95,8 @@ export const analyzeStep: Step<'analyze'> = async (c) => {
     '-',
     ...(hasAudio ? ['-map', '[w]', '-f', 's16le', '-acodec', 'pcm_s16le', 'pipe:1'] : []),
   ];
-  await c.media.ffmpeg(args, {
+  const job = { input, inputOptions: ['-threads', String(c.media.threads)], args, cap: capFor(m) };
+  await c.media.ffmpeg(job, {
     signal: c.signal,
     durationSeconds: duration,
     onProgress: c.onProgress,

@@ -1,7 +1,9 @@
 import path from 'node:path';
+import { capFor, type ForcedInput } from '../../media/input-args.ts';
+import type { FfmpegJob } from '../../media/media-tools.ts';
 import { keys } from '../../storage/object-store.ts';
 import type { MediaInfo, NormalizeMode } from '../types.ts';
-import { need, type Step } from './step.ts';
+import { need, originalInput, type Step } from './step.ts';
 
 /**
  * The browser-playable MP4: H.264 8-bit 4:2:0, AAC, moov first (+faststart), even dimensions,
@@ -31,16 +33,30 @@ export function chooseMode(m: MediaInfo): NormalizeMode {
   return audioFits(m) ? 'remux' : 'audio';
 }
 
-export function normalizeArgs(
+/** The ffmpeg run that makes the MP4; its output holds no more frames than the probe found. */
+export function normalizeJob(
   m: MediaInfo,
   mode: NormalizeMode,
-  input: string,
+  input: ForcedInput,
   output: string,
   threads: number,
+): FfmpegJob {
+  const cap = capFor(m);
+  return { input, cap, args: normalizeArgs(m, mode, output, threads, cap.frames) };
+}
+
+function normalizeArgs(
+  m: MediaInfo,
+  mode: NormalizeMode,
+  output: string,
+  threads: number,
+  frames: number,
 ): string[] {
   const maps = ['-map', `0:${m.videoStreamIndex}`, ...(m.audio ? ['-map', `0:${m.audio.streamIndex}`] : [])];
   const audioConvert = ['-c:a', 'aac', '-b:a', '160k', '-ac', String(Math.min(2, m.audio?.channels || 2))];
   const common = [
+    '-frames:v',
+    String(frames),
     '-map_metadata',
     '-1',
     '-movflags',
@@ -51,12 +67,9 @@ export function normalizeArgs(
     'mp4',
     output,
   ];
-  if (mode === 'remux') return ['-i', input, ...maps, '-c', 'copy', ...common];
-  if (mode === 'audio')
-    return ['-i', input, ...maps, '-c:v', 'copy', ...(m.audio ? audioConvert : []), ...common];
+  if (mode === 'remux') return [...maps, '-c', 'copy', ...common];
+  if (mode === 'audio') return [...maps, '-c:v', 'copy', ...(m.audio ? audioConvert : []), ...common];
   return [
-    '-i',
-    input,
     ...maps,
     // ffmpeg turns the picture upright (autorotate) before this filter; then force even sides.
     '-vf',
@@ -85,7 +98,7 @@ export const normalizeStep: Step<'normalize'> = async (c) => {
   const m = need(c, 'probe');
   const mode = chooseMode(m);
   const out = path.join(c.tmpDir, 'video.mp4');
-  await c.media.ffmpeg(normalizeArgs(m, mode, c.original.location, out, c.media.threads), {
+  await c.media.ffmpeg(normalizeJob(m, mode, await originalInput(c), out, c.media.threads), {
     signal: c.signal,
     durationSeconds: m.durationSeconds,
     onProgress: c.onProgress,

@@ -1,5 +1,6 @@
 import type { Config } from '../../config.ts';
-import type { MediaInput, MediaTools } from '../../media/media-tools.ts';
+import type { ForcedInput } from '../../media/input-args.ts';
+import { detectDemuxer, type MediaInput, type MediaTools } from '../../media/media-tools.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import type { TranscriptionProvider } from '../../transcription/provider.ts';
 import type { StepName, StepOutputs } from '../types.ts';
@@ -35,15 +36,17 @@ export function need<N extends StepName>(c: StepContext, name: N): StepOutputs[N
   return out as StepOutputs[N];
 }
 
-/** A MediaInput for an object written by an earlier step. */
-export async function storedInput(store: ObjectStore, key: string): Promise<MediaInput> {
+/** The original, opened with the demuxer its probe chose (detected again for older results). */
+export async function originalInput(c: StepContext): Promise<ForcedInput> {
+  const demuxer = need(c, 'probe').demuxer ?? (await detectDemuxer(c.original));
+  return { location: c.original.location, demuxer };
+}
+
+/** An MP4 written by an earlier step (normalize), opened as the MP4 it is. */
+export async function storedMp4(store: ObjectStore, key: string): Promise<ForcedInput> {
   const info = await store.head(key);
   if (!info) throw new Error(`stored output "${key}" is missing`);
-  return {
-    location: await store.localPathOrUrl(key, 6 * 3600),
-    sizeBytes: info.size,
-    readBytes: (start, end) => readRange(store, key, start, end),
-  };
+  return { location: await store.localPathOrUrl(key, 6 * 3600), demuxer: 'mov' };
 }
 
 export async function readRange(

@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { capFor } from '../../media/input-args.ts';
 import { keys } from '../../storage/object-store.ts';
 import type { StoryboardIndex } from '../types.ts';
-import { need, type Step, storedInput } from './step.ts';
+import { need, type Step, storedMp4 } from './step.ts';
 
 /**
  * Poster, small thumbnails and a storyboard sprite, all from the normalized (upright) video.
@@ -46,7 +47,8 @@ export function storyboardLayout(duration: number, width: number, height: number
 export const thumbnailsStep: Step<'thumbnails'> = async (c) => {
   const m = need(c, 'probe');
   const video = need(c, 'normalize');
-  const input = await storedInput(c.store, video.key);
+  const input = await storedMp4(c.store, video.key);
+  const cap = capFor(m);
   const duration = m.durationSeconds;
   const threads = String(c.media.threads);
   const total = CANDIDATES.length + 1;
@@ -57,30 +59,29 @@ export const thumbnailsStep: Step<'thumbnails'> = async (c) => {
     const at = Math.min(duration * fraction, Math.max(0, duration - 0.1));
     const stats: Partial<FrameStats> = {};
     await c.media.ffmpeg(
-      [
-        '-ss',
-        at.toFixed(3),
-        '-threads',
-        threads,
-        '-i',
-        input.location,
-        '-filter_complex',
-        `[0:v]scale=${POSTER_WIDTH}:-2,signalstats,metadata=mode=print,split[p][t];[t]scale=${THUMB_WIDTH}:-2[s]`,
-        '-map',
-        '[p]',
-        '-frames:v',
-        '1',
-        '-q:v',
-        '3',
-        path.join(c.tmpDir, `poster-${i}.jpg`),
-        '-map',
-        '[s]',
-        '-frames:v',
-        '1',
-        '-q:v',
-        '5',
-        path.join(c.tmpDir, `thumb-${i}.jpg`),
-      ],
+      {
+        input,
+        inputOptions: ['-ss', at.toFixed(3), '-threads', threads],
+        cap,
+        args: [
+          '-filter_complex',
+          `[0:v]scale=${POSTER_WIDTH}:-2,signalstats,metadata=mode=print,split[p][t];[t]scale=${THUMB_WIDTH}:-2[s]`,
+          '-map',
+          '[p]',
+          '-frames:v',
+          '1',
+          '-q:v',
+          '3',
+          path.join(c.tmpDir, `poster-${i}.jpg`),
+          '-map',
+          '[s]',
+          '-frames:v',
+          '1',
+          '-q:v',
+          '5',
+          path.join(c.tmpDir, `thumb-${i}.jpg`),
+        ],
+      },
       {
         signal: c.signal,
         onStderrLine: (line) => {
@@ -104,21 +105,22 @@ export const thumbnailsStep: Step<'thumbnails'> = async (c) => {
   const sb = storyboardLayout(duration, m.width, m.height);
   const sprite = path.join(c.tmpDir, 'storyboard.jpg');
   await c.media.ffmpeg(
-    [
-      '-threads',
-      threads,
-      '-i',
-      input.location,
-      '-map',
-      '0:v:0',
-      '-vf',
-      `fps=1/${sb.interval},scale=${sb.tileWidth}:${sb.tileHeight},tile=${COLUMNS}x${sb.rows}`,
-      '-frames:v',
-      '1',
-      '-q:v',
-      '5',
-      sprite,
-    ],
+    {
+      input,
+      inputOptions: ['-threads', threads],
+      cap,
+      args: [
+        '-map',
+        '0:v:0',
+        '-vf',
+        `fps=1/${sb.interval},scale=${sb.tileWidth}:${sb.tileHeight},tile=${COLUMNS}x${sb.rows}`,
+        '-frames:v',
+        '1',
+        '-q:v',
+        '5',
+        sprite,
+      ],
+    },
     {
       signal: c.signal,
       durationSeconds: duration,

@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { capFor } from '../../media/input-args.ts';
 import { keys } from '../../storage/object-store.ts';
 import { TranscriptionRejectedError } from '../../transcription/provider.ts';
-import { need, type Step, storedInput } from './step.ts';
+import { need, type Step, storedMp4 } from './step.ts';
 
 /**
  * Optional speech-to-text. Off without a provider (no ASSEMBLYAI_API_KEY): the analysis then says
@@ -18,12 +19,17 @@ export const transcribeStep: Step<'transcribe'> = async (c) => {
     };
   }
   if (!video.hasAudio) return { status: 'no_audio', reason: 'This video has no sound to transcribe.' };
-  const input = await storedInput(c.store, video.key);
+  const input = await storedMp4(c.store, video.key);
   // Only the audio travels to the provider, copied out of the MP4 without re-encoding.
   const audio = path.join(c.tmpDir, 'audio.m4a');
-  await c.media.ffmpeg(['-i', input.location, '-map', '0:a:0', '-c', 'copy', '-vn', '-f', 'mp4', audio], {
-    signal: c.signal,
-  });
+  await c.media.ffmpeg(
+    {
+      input,
+      cap: capFor(need(c, 'probe')),
+      args: ['-map', '0:a:0', '-c', 'copy', '-vn', '-f', 'mp4', audio],
+    },
+    { signal: c.signal },
+  );
   c.onProgress(0.1);
   try {
     const t = await c.transcription.transcribe(audio, {

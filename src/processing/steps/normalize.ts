@@ -79,8 +79,9 @@ export function normalizeArgs(
     'high',
     '-pix_fmt',
     'yuv420p',
-    // Keep variable frame rates as they are rather than duplicating frames.
-    '-vsync',
+    // Keep variable frame rates as they are rather than duplicating frames. (-fps_mode is
+    // 5.1's name for -vsync, which it deprecates.)
+    '-fps_mode',
     'vfr',
     ...(m.audio ? audioConvert : []),
     ...common,

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
+import type { ToolchainInfo } from './media/toolchain.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 
 /**
@@ -14,4 +15,6 @@ export interface AppContext {
   databaseUrl: string;
   store: ObjectStore;
   log: FastifyBaseLogger;
+  /** The media tools this node checked at start (a node that runs the worker); absent on API-only nodes. */
+  toolchain?: ToolchainInfo;
 }

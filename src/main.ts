@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
+import { ToolchainError } from './media/toolchain.ts';
 import { startClipdock } from './server.ts';
 
 /**
@@ -24,7 +25,9 @@ const log = pino({
 
 let stopping = false;
 const node = await startClipdock(config, log).catch((err: unknown) => {
-  log.fatal({ err }, `Clipdock could not start: ${(err as Error).message}`);
+  // A refusal that says what to do is shown as it is, like a configuration error: no stack.
+  if (err instanceof ToolchainError) console.error(err.message);
+  else log.fatal({ err }, `Clipdock could not start: ${(err as Error).message}`);
   process.exit(1);
 });
 

@@ -9,6 +9,8 @@ import type { VideoEventBus } from './events/event-bus.ts';
 import type { LiveHub } from './events/live-hub.ts';
 import type { HttpServer } from './http/app.ts';
 import type { WorkerHandle } from './jobs/worker.ts';
+import { resolveBinaries } from './media/ffmpeg.ts';
+import { checkToolchain, type ToolchainInfo } from './media/toolchain.ts';
 import { createObjectStore } from './storage/index.ts';
 
 export interface Clipdock {
@@ -38,6 +40,16 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
     stack.length = 0;
   };
   try {
+    // Before anything starts: a node whose media tools cannot serve refuses with one sentence
+    // (ToolchainError). Only the worker runs ffmpeg/ffprobe; an API-only node does not need them.
+    let toolchain: ToolchainInfo | undefined;
+    if (config.role !== 'api') {
+      toolchain = await checkToolchain(resolveBinaries(config.media), config.media);
+      log.info(
+        { ffmpeg: toolchain.ffmpeg, ffprobe: toolchain.ffprobe },
+        `media tools: ffmpeg ${toolchain.ffmpeg.version} (${toolchain.ffmpeg.path}), ffprobe ${toolchain.ffprobe.version} (${toolchain.ffprobe.path})`,
+      );
+    }
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
       const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
@@ -53,7 +65,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
     await migrateToLatest(database.db, databaseUrl);
 
     const store = await createObjectStore(config.storage);
-    const ctx: AppContext = { config, db: database.db, databaseUrl, store, log };
+    const ctx: AppContext = { config, db: database.db, databaseUrl, store, log, toolchain };
 
     // Each role loads only its own modules: a worker-only node never loads the HTTP stack (and
     // an API-only node not the pipeline), which keeps its memory down.

@@ -24,7 +24,11 @@ describe('accounts', () => {
   it('reports health', async () => {
     const res = await fetch(`${server.url}/api/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    // The contract's {"status":"ok"}, plus the media tools' release on a node that runs them.
+    expect(await res.json()).toEqual({
+      status: 'ok',
+      media: { ffmpeg: expect.any(String), ffprobe: expect.any(String) },
+    });
   });
 
   it('signs up, logs in, and knows the user', async () => {

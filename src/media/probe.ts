@@ -8,6 +8,8 @@ export interface FfprobeStream {
   codec_name?: string;
   profile?: string;
   pix_fmt?: string;
+  sample_aspect_ratio?: string;
+  field_order?: string;
   width?: number;
   height?: number;
   r_frame_rate?: string;
@@ -57,6 +59,13 @@ export function rotationOf(s: FfprobeStream): number {
   const deg = matrix ? -(matrix.rotation as number) : Number(s.tags?.rotate ?? 0);
   const r = (((Math.round(deg / 90) * 90) % 360) + 360) % 360;
   return Number.isFinite(r) ? r : 0;
+}
+
+/** "16:11" → 16/11; unset, "0:1" or nonsense → 1 (square). */
+export function sampleAspectRatioOf(s: FfprobeStream): number {
+  const [n, d] = (s.sample_aspect_ratio ?? '').split(':').map(Number);
+  if (!n || !d || !Number.isFinite(n / d) || n / d < 0.1 || n / d > 10) return 1;
+  return n / d;
 }
 
 function bitDepthOf(s: FfprobeStream): number {
@@ -121,8 +130,10 @@ export function interpretProbe(out: FfprobeOutput, sizeBytes: number, limits: Li
   }
   const rotation = rotationOf(v);
   const swap = rotation === 90 || rotation === 270;
-  const width = swap ? v.height : v.width;
-  const height = swap ? v.width : v.height;
+  const sar = sampleAspectRatioOf(v);
+  const shownWidth = Math.round(v.width * sar);
+  const width = swap ? v.height : shownWidth;
+  const height = swap ? shownWidth : v.height;
   if (Math.max(width, height) > limits.maxDimension) {
     throw new AppError(
       'DIMENSIONS_TOO_LARGE',
@@ -142,6 +153,10 @@ export function interpretProbe(out: FfprobeOutput, sizeBytes: number, limits: Li
     height,
     codedWidth: v.width,
     codedHeight: v.height,
+    sampleAspectRatio: sar,
+    // "tt"/"bb" (fields in display order) and "tb"/"bt" (swapped) are interlaced; "progressive"
+    // and "unknown" (most codecs that cannot say) are not.
+    interlaced: ['tt', 'bb', 'tb', 'bt'].includes(v.field_order ?? ''),
     rotation,
     videoCodec: v.codec_name,
     videoProfile: v.profile ?? null,

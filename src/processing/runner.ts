@@ -242,6 +242,9 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
   } catch (err) {
     await reporter.stop();
     if (opts.signal.aborted || err instanceof MediaAbortedError) throw err;
+    // Deleted or canceled while the step ran: the failure is that (its original went away under
+    // ffmpeg); whoever changed the status settled the credits, and there is nothing to retry.
+    if (!(await stillProcessing(ctx, videoId))) return 'not_processable';
     const permanent =
       isAppError(err) &&
       (err.status === 422 ||

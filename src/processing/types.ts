@@ -16,12 +16,19 @@ export interface MediaInfo {
   demuxer?: Demuxer;
   sizeBytes: number;
   durationSeconds: number;
-  /** As displayed: rotation applied. */
+  /** As displayed: pixel aspect ratio and rotation applied. */
   width: number;
   height: number;
   /** As stored in the stream, before rotation. */
   codedWidth: number;
   codedHeight: number;
+  /**
+   * Width ÷ height of one stored pixel: 1 for square pixels; e.g. 16/11 for a 16:9 DVD at 352×288,
+   * 4/3 for 1440×1080 AVCHD. Absent in rows probed before it was recorded (read as 1).
+   */
+  sampleAspectRatio?: number;
+  /** Stored as fields (1080i camcorders, broadcast SD): the output must be deinterlaced. */
+  interlaced?: boolean;
   /** Clockwise degrees a player must turn the picture: 0, 90, 180 or 270. */
   rotation: number;
   videoCodec: string;

@@ -188,7 +188,7 @@ export const GOOD_CLIPS: Record<
       ...A(),
       '-vf',
       "select='lt(t\\,1)+not(mod(n\\,3))'",
-      '-vsync',
+      '-fps_mode',
       'vfr',
       ...X264,
       '-c:a',

@@ -7,7 +7,14 @@ import type { RouteModule } from '../route-module.ts';
 
 export const healthRoutes: RouteModule = (app, ctx) => {
   app.get('/api/health', { schema: { tags: ['system'] }, config: { public: true } }, async (_req, reply) => {
-    if (await isDatabaseUp(ctx.db)) return { status: 'ok' };
+    if (await isDatabaseUp(ctx.db)) {
+      // The media tools' release, for operators checking what converts their users' files.
+      const t = ctx.toolchain;
+      return {
+        status: 'ok',
+        ...(t ? { media: { ffmpeg: t.ffmpeg.version, ffprobe: t.ffprobe.version } } : {}),
+      };
+    }
     return reply.status(503).send({
       status: 'unavailable',
       error: { code: 'DATABASE_UNAVAILABLE', message: 'The database is not answering.' },

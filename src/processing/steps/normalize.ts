@@ -7,8 +7,8 @@ import { need, originalInput, type Step } from './step.ts';
 
 /**
  * The browser-playable MP4: H.264 8-bit 4:2:0, AAC, moov first (+faststart), even dimensions,
- * upright. The cheapest route that gets there wins: remux, or copy the video and convert only the
- * audio, or a full transcode.
+ * upright, progressive, square pixels. The cheapest route that gets there wins: remux, or copy
+ * the video and convert only the audio, or a full transcode.
  */
 const BROWSER_PIX_FMTS = new Set(['yuv420p', 'yuvj420p']);
 
@@ -20,7 +20,11 @@ export function videoFits(m: MediaInfo): boolean {
     m.codedWidth % 2 === 0 &&
     m.codedHeight % 2 === 0 &&
     // Browsers honour rotation metadata unevenly; an upright picture plays the same everywhere.
-    m.rotation === 0
+    m.rotation === 0 &&
+    // Phones' hardware decoders often refuse interlaced H.264 (AVCHD 1080i), and posters and
+    // storyboards drawn from non-square pixels (DVD, 1440×1080 AVCHD) come out squeezed.
+    !m.interlaced &&
+    (m.sampleAspectRatio ?? 1) === 1
   );
 }
 
@@ -71,9 +75,11 @@ function normalizeArgs(
   if (mode === 'audio') return [...maps, '-c:v', 'copy', ...(m.audio ? audioConvert : []), ...common];
   return [
     ...maps,
-    // ffmpeg turns the picture upright (autorotate) before this filter; then force even sides.
+    // ffmpeg turns the picture upright (autorotate) before this filter. Fields become frames
+    // (one per frame, so the frame rate stays), pixels become square at the displayed width,
+    // and the sides even.
     '-vf',
-    'scale=trunc(iw/2)*2:trunc(ih/2)*2,setsar=1,format=yuv420p',
+    `${m.interlaced ? 'bwdif=mode=send_frame:parity=auto:deint=interlaced,' : ''}scale=trunc(iw*sar/2)*2:trunc(ih/2)*2,setsar=1,format=yuv420p`,
     '-metadata:s:v:0',
     'rotate=0',
     '-c:v',
@@ -86,8 +92,9 @@ function normalizeArgs(
     'high',
     '-pix_fmt',
     'yuv420p',
-    // Keep variable frame rates as they are rather than duplicating frames.
-    '-vsync',
+    // Keep variable frame rates as they are rather than duplicating frames. (-fps_mode is
+    // 5.1's name for -vsync, which it deprecates.)
+    '-fps_mode',
     'vfr',
     ...(m.audio ? audioConvert : []),
     ...common,

@@ -2,6 +2,7 @@ import type { VideoStatus } from '../db/types.ts';
 import type { VideoEvent } from '../events/video-events.ts';
 import { outputPath } from '../processing/presenter.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { outputResponse } from '../storage/served-types.ts';
 
 /**
  * One video as every reader sees it — library list, detail, batch status and the WebSocket
@@ -107,7 +108,7 @@ export async function presentVideo(row: VideoStateRow, store: ObjectStore): Prom
   let posterUrl: string | null = null;
   if (row.status === 'ready' && row.poster_key) {
     posterUrl =
-      (await store.signedUrl(row.poster_key, 3600)) ??
+      (await store.signedUrl(row.poster_key, 3600, outputResponse(row.poster_key))) ??
       outputPath(row.id, row.poster_key.slice(row.poster_key.lastIndexOf('/') + 1));
   }
   return { ...presentVideoState(row), posterUrl };

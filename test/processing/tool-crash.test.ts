@@ -35,7 +35,38 @@ exec "${bins.ffprobe}" "$@"
 `,
   );
   await chmod(script, 0o755);
-  server = await startTestServer({ FFPROBE_PATH: script, FFMPEG_THREADS: '1', PROCESSING_MAX_ATTEMPTS: '5' });
+  // ffmpeg fails the conversion of a marked video (`<id>.stderr`) the way a real failure looks
+  // in its stderr: demuxer tags, the input's path, a presigned URL.
+  const ffmpegScript = path.join(dir, 'ffmpeg');
+  await writeFile(
+    ffmpegScript,
+    `#!/bin/sh
+id=""
+for a in "$@"; do
+  found=$(printf '%s' "$a" | sed -n 's#.*/videos/\\([^/]*\\)/original.*#\\1#p')
+  if [ -n "$found" ]; then id="$found"; fi
+done
+for a in "$@"; do
+  case "$a" in
+    */video.mp4)
+      if [ -n "$id" ] && [ -e "${marks}-$id.stderr" ]; then
+        echo "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d0c0ffee00] moov atom not found" >&2
+        echo "https://bucket.s3.example/videos/$id/original?X-Amz-Signature=abc: Invalid data found when processing input" >&2
+        echo "$a: Conversion failed! (ffmpeg)" >&2
+        exit 1
+      fi;;
+  esac
+done
+exec "${bins.ffmpeg}" "$@"
+`,
+  );
+  await chmod(ffmpegScript, 0o755);
+  server = await startTestServer({
+    FFPROBE_PATH: script,
+    FFMPEG_PATH: ffmpegScript,
+    FFMPEG_THREADS: '1',
+    PROCESSING_MAX_ATTEMPTS: '5',
+  });
 });
 afterAll(async () => {
   await server?.stop();
@@ -44,7 +75,7 @@ afterAll(async () => {
 
 const db = () => server.node.ctx.db;
 
-async function markedVideo(userId: string, mark: 'always' | 'once'): Promise<string> {
+async function markedVideo(userId: string, mark: 'always' | 'once' | 'stderr'): Promise<string> {
   const videoId = await uploadedVideo(
     server,
     userId,
@@ -101,5 +132,28 @@ describe('a media tool that crashes on the input', () => {
     expect(a.attempts).toBe(1);
     expect(a.tool_crashes).toBe(1);
     expect(await reservations(db(), videoId)).toEqual([{ state: 'captured', amount: 10 }]);
+  });
+
+  it('never shows a tool stderr: a conversion that keeps failing gets a fixed text', {
+    timeout: 120_000,
+  }, async () => {
+    const user = await signUp(server.url);
+    const videoId = await markedVideo(user.user.id, 'stderr');
+    const v = await waitForStatus(db(), videoId, ['ready', 'failed']);
+    expect(v.status).toBe('failed');
+    expect(v.error_code).toBe('PROCESSING_FAILED');
+    expect(v.error_message).toBe(
+      'Processing failed 5 times in the normalize step. Retry later; the original is kept.',
+    );
+    const a = (await analysisRow(db(), videoId))!;
+    expect(a.tool_crashes).toBe(0);
+    const shown = (await (await user.api(`/api/videos/${videoId}`)).json()) as {
+      error: { message: string; retryable: boolean };
+      analysis: { error: { message: string } | null };
+    };
+    expect(shown.error).toMatchObject({ message: v.error_message, retryable: true });
+    for (const text of [v.error_message!, a.error_message!, JSON.stringify(shown)]) {
+      expect(text).not.toMatch(/ffmpeg|moov atom|Invalid data|https?:\/\/|X-Amz|\/tmp\/|@ 0x/);
+    }
   });
 });

@@ -248,6 +248,8 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
   } catch (err) {
     await reporter.stop();
     if (opts.signal.aborted || err instanceof MediaAbortedError) throw err;
+    // Canceled or deleted while the step ran (its original may be gone): nothing to retry.
+    if (!(await stillProcessing(ctx, videoId))) return 'not_processable';
     const crashes = claim.toolCrashes + (isToolCrash(err) ? 1 : 0);
     const run = { attempts: claim.attempts + 1, crashes, reprocess };
     const verdict = judgeFailure(err, { ...run, maxAttempts: cfg.worker.maxAttempts, step: current });

@@ -74,6 +74,10 @@ const schema = z.object({
   PROCESSING_STALE_SECONDS: int(3).default(120),
   MAX_DURATION_SECONDS: int(1).default(6 * 3600),
   MAX_DIMENSION: int(16).default(8192),
+  // Width × height × frames of one video: 3840×2160 at 60 fps for an hour is 1.79e12.
+  MAX_PIXEL_FRAMES: int(1).default(1.8e12),
+  MAX_RETRIES_PER_VIDEO: int(0).default(5),
+  MAX_RETRIES_PER_USER_PER_DAY: int(0).default(50),
   ASSEMBLYAI_API_KEY: z.string().min(1).optional(),
   ASSEMBLYAI_BASE_URL: z.url().default('https://api.assemblyai.com'),
   SIGNING_SECRET: z.string().min(16).optional(),
@@ -126,6 +130,11 @@ export interface Config {
     uploadExpiryHours: number;
     maxDurationSeconds: number;
     maxDimension: number;
+    /** Width × height × frames a video may need converted; more is refused at probe. */
+    maxPixelFrames: number;
+    /** Retries and re-analyses a user may ask for, per video and per user in 24 h. */
+    maxRetriesPerVideo: number;
+    maxRetriesPerUserPerDay: number;
   };
   worker: {
     concurrency: number;
@@ -198,6 +207,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       uploadExpiryHours: c.UPLOAD_EXPIRY_HOURS,
       maxDurationSeconds: c.MAX_DURATION_SECONDS,
       maxDimension: c.MAX_DIMENSION,
+      maxPixelFrames: c.MAX_PIXEL_FRAMES,
+      maxRetriesPerVideo: c.MAX_RETRIES_PER_VIDEO,
+      maxRetriesPerUserPerDay: c.MAX_RETRIES_PER_USER_PER_DAY,
     },
     worker: {
       concurrency: c.WORKER_CONCURRENCY,

@@ -62,6 +62,26 @@ export const ERRORS = {
     422,
     'This video has a larger picture than this server accepts. Export it at a lower resolution.',
   ],
+  WORK_BUDGET_EXCEEDED: [
+    422,
+    'This video has more picture to convert (width × height × frames) than this server accepts. Export it shorter, at a lower resolution or frame rate, then upload again.',
+  ],
+  MEDIA_TOOL_CRASHED: [
+    422,
+    'This file makes the converter crash. Export it again as H.264 MP4 and upload that.',
+  ],
+  FAILURE_IS_PERMANENT: [
+    409,
+    'This video failed because of the file itself: running it again would fail the same way. Delete it, or upload a new export of the video.',
+  ],
+  RETRY_LIMIT_REACHED: [
+    429,
+    'This video was run again as often as this server allows (MAX_RETRIES_PER_VIDEO). Delete it and upload the file again.',
+  ],
+  DAILY_RETRY_LIMIT_REACHED: [
+    429,
+    'You asked for as many retries and re-analyses today as this server allows (MAX_RETRIES_PER_USER_PER_DAY). Try again tomorrow.',
+  ],
   PROCESSING_TIMEOUT: [
     500,
     'Processing took longer than this server allows (PROCESSING_STEP_TIMEOUT_SECONDS). Retry, or upload a shorter video.',

@@ -104,6 +104,10 @@ export interface VideoAnalysisTable {
   completed_at: NullableTimestamp;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** ffmpeg/ffprobe crashes on this input, across attempts (005). */
+  tool_crashes: Generated<number>;
+  /** Bytes of each stored output, by storage key (005). */
+  output_sizes: Json<Record<string, number>>;
 }
 
 export interface CreditAccountsTable {
@@ -169,6 +173,15 @@ export interface TimelineItemsTable {
   created_at: Generated<Date>;
 }
 
+/** A retry or re-analysis a user asked for (005): the unit of the per-video and per-day limits. */
+export interface ProcessingRequestsTable {
+  id: Generated<string>;
+  user_id: string;
+  video_id: string | null;
+  kind: 'retry' | 'reprocess';
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -182,6 +195,7 @@ export interface Database {
   cleanup_jobs: CleanupJobsTable;
   upload_metrics: UploadMetricsTable;
   timeline_items: TimelineItemsTable;
+  processing_requests: ProcessingRequestsTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;

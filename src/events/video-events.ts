@@ -14,7 +14,8 @@ export interface VideoEvent {
   status: VideoStatus | 'deleted';
   step: string | null;
   progress: number;
-  error: { code: string; message: string } | null;
+  /** `retryable`: whether POST /api/videos/:id/retry may run it again (failed videos). */
+  error: { code: string; message: string; retryable?: boolean } | null;
   updatedAt: string;
   /** Set when the name changed (rename); otherwise clients keep the name they have. */
   name?: string;

@@ -1,28 +1,46 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { contentDisposition, servedType } from '../storage/served-types.ts';
+
+/**
+ * Headers on every response that carries stored bytes. Whatever a stranger uploaded, a browser
+ * must never run it as a page of this origin: it may not guess another type (nosniff), and were
+ * it ever rendered as a document, it would have no origin, scripts or subresources (sandbox).
+ */
+export const STORED_BYTES_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "sandbox; default-src 'none'",
+} as const;
+
+export interface ServeOptions {
+  /** The type Clipdock determined; a missing or active type is served as application/octet-stream. */
+  contentType: string | null | undefined;
+  /** `attachment` for originals (downloaded, never displayed); `inline` for outputs Clipdock made. */
+  disposition: 'inline' | 'attachment';
+  downloadName?: string;
+  cacheSeconds?: number;
+}
 
 /**
  * Streams a stored object with HTTP Range support (single ranges: what browsers' media elements
- * and download managers send), so videos seek without downloading everything first.
+ * and download managers send), so videos seek without downloading everything first. The stored
+ * object's own type is never used: on S3 it may be what a client declared.
  */
 export async function serveObject(
   req: FastifyRequest,
   reply: FastifyReply,
   store: ObjectStore,
   key: string,
-  opts: { contentType?: string; downloadName?: string; cacheSeconds?: number } = {},
+  opts: ServeOptions,
 ): Promise<FastifyReply> {
   const info = await store.head(key);
   if (!info) throw new AppError('NOT_FOUND', 'This file is not stored (any more).');
   const size = info.size;
+  reply.headers(STORED_BYTES_HEADERS);
   reply.header('accept-ranges', 'bytes');
-  reply.header('content-type', opts.contentType ?? info.contentType ?? 'application/octet-stream');
   reply.header('last-modified', info.lastModified.toUTCString());
   reply.header('cache-control', `private, max-age=${opts.cacheSeconds ?? 0}`);
-  if (opts.downloadName) {
-    reply.header('content-disposition', `inline; filename*=UTF-8''${encodeURIComponent(opts.downloadName)}`);
-  }
 
   const header = req.headers.range;
   const range = header ? parseRange(header, size) : undefined;
@@ -30,6 +48,9 @@ export async function serveObject(
     reply.header('content-range', `bytes */${size}`);
     throw new AppError('RANGE_NOT_SATISFIABLE', `The range "${header}" is outside this ${size}-byte file.`);
   }
+  // Set only now: an error above is rendered as JSON.
+  reply.header('content-type', servedType(opts.contentType));
+  reply.header('content-disposition', contentDisposition(opts.disposition, opts.downloadName));
   if (req.method === 'HEAD') {
     reply.header('content-length', range ? range.end - range.start + 1 : size);
     if (range) reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);

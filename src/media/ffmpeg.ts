@@ -32,16 +32,17 @@ export class MediaAbortedError extends Error {
   override name = 'MediaAbortedError';
 }
 
-/** ffmpeg or ffprobe exited with an error (or was killed by something other than us). */
+/**
+ * ffmpeg or ffprobe exited with an error (or was killed by something other than us). The message
+ * never holds stderr (paths, presigned URLs): `stderrTail` is a property, logged with the error.
+ */
 export class MediaToolError extends Error {
   override name = 'MediaToolError';
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stderrTail: string;
   constructor(tool: string, exitCode: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
-    super(
-      `${tool} ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}: ${stderrTail.slice(-600)}`,
-    );
+    super(`${tool} ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}`);
     this.exitCode = exitCode;
     this.signal = signal;
     this.stderrTail = stderrTail;

@@ -1,5 +1,6 @@
 import { AppError } from '../errors.ts';
 import type { MediaInfo } from '../processing/types.ts';
+import { checkWorkBudget } from './work-budget.ts';
 
 /** ffprobe's JSON, as far as we read it. */
 export interface FfprobeStream {
@@ -37,6 +38,8 @@ const IMAGE_CODECS = new Set(['png', 'gif', 'bmp', 'tiff', 'webp', 'apng', 'jpeg
 export interface Limits {
   maxDurationSeconds: number;
   maxDimension: number;
+  /** Width × height × frames (work-budget.ts); its default when absent. */
+  maxPixelFrames?: number;
 }
 
 const num = (s: string | undefined): number | null => {
@@ -143,6 +146,10 @@ export function interpretProbe(out: FfprobeOutput, sizeBytes: number, limits: Li
   }
   const rFrame = rate(v.r_frame_rate);
   const avgFrame = rate(v.avg_frame_rate);
+  checkWorkBudget(
+    { width, height, durationSeconds: duration, frameRate: avgFrame ?? rFrame },
+    limits.maxPixelFrames,
+  );
   const a =
     audios.find((s) => s.disposition?.default && s.codec_name) ?? audios.find((s) => s.codec_name) ?? null;
   return {

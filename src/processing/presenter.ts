@@ -1,5 +1,6 @@
 import type { AnalysisRow } from '../db/types.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { outputResponse } from '../storage/served-types.ts';
 import type {
   Checkpoint,
   Loudness,
@@ -115,7 +116,7 @@ export async function presentOutputs(
   if (!o.video) return null;
   const url = async (key: string | undefined): Promise<string | null> => {
     if (!key) return null;
-    const signed = await store.signedUrl(key, 3600);
+    const signed = await store.signedUrl(key, 3600, outputResponse(key));
     return signed ?? outputPath(videoId, key.slice(key.lastIndexOf('/') + 1));
   };
   return {

@@ -17,7 +17,7 @@ export async function publish(
   status: VideoStatus,
   step: string | null,
   progress: number,
-  error: { code: string; message: string } | null = null,
+  error: { code: string; message: string; retryable?: boolean } | null = null,
 ): Promise<void> {
   await publishVideoEvent(tx, {
     ...v,

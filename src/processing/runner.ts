@@ -5,16 +5,16 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
-import { captureReservation, releaseReservation } from '../credits/ledger.ts';
-import type { Tx } from '../db/database.ts';
-import { AppError, isAppError } from '../errors.ts';
-import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { AppError } from '../errors.ts';
 import { MediaAbortedError } from '../media/ffmpeg.ts';
 import { createMediaTools, type MediaTools } from '../media/media-tools.ts';
 import { keys, StorageNotFoundError } from '../storage/object-store.ts';
 import { createTranscriptionProvider } from '../transcription/index.ts';
 import type { TranscriptionProvider } from '../transcription/provider.ts';
+import { isToolCrash, judgeFailure } from './failure-policy.ts';
+import { outputSizes } from './output-sizes.ts';
 import { ProgressReporter, publish, type VideoRef } from './progress.ts';
+import { finishFailed, finishReady, scheduleRetry } from './settle.ts';
 import { analyzeStep } from './steps/analyze.ts';
 import { normalizeStep } from './steps/normalize.ts';
 import { probeStep } from './steps/probe.ts';
@@ -42,8 +42,9 @@ import {
  *   resumed run never starts it again (`checkpoint.runs` counts starts).
  * - The video becomes `ready` and its reservation is captured in one transaction; it becomes
  *   `failed` and its reservation is released in one transaction. The ledger settles at most once.
- * - Bad media (an AppError from probe) fails at once. Anything else is transient: retried with
- *   exponential backoff and jitter, up to PROCESSING_MAX_ATTEMPTS, then failed with the last error.
+ * - Bad media (an AppError from probe) fails at once; a media tool that crashes twice on the
+ *   input fails it with MEDIA_TOOL_CRASHED. Anything else is transient: retried with exponential
+ *   backoff and jitter, up to PROCESSING_MAX_ATTEMPTS (see failure-policy.ts).
  */
 export type RunOutcome = 'ready' | 'failed' | 'retry_scheduled' | 'not_processable' | 'busy';
 
@@ -141,7 +142,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
         updated_at: sql`now()`,
       })
       .where('video_id', '=', videoId)
-      .returning(['checkpoint', 'attempts', 'overall_progress', 'processing_step'])
+      .returning(['checkpoint', 'attempts', 'tool_crashes', 'overall_progress', 'processing_step'])
       .executeTakeFirstOrThrow();
     const ref: VideoRef = { videoId, userId: v.user_id, projectId: v.project_id, sessionId: v.session_id };
     await publish(tx, ref, 'processing', a.processing_step, a.overall_progress);
@@ -150,6 +151,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       ref,
       storageKey: v.storage_key,
       attempts: a.attempts,
+      toolCrashes: a.tool_crashes,
       checkpoint: {
         done: cp.done ?? {},
         runs: cp.runs ?? {},
@@ -167,7 +169,11 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
     createMediaTools({
       media: cfg.media,
       threads: cfg.worker.ffmpegThreads,
-      limits: { maxDurationSeconds: cfg.limits.maxDurationSeconds, maxDimension: cfg.limits.maxDimension },
+      limits: {
+        maxDurationSeconds: cfg.limits.maxDurationSeconds,
+        maxDimension: cfg.limits.maxDimension,
+        maxPixelFrames: cfg.limits.maxPixelFrames,
+      },
     });
   const transcription = opts.transcription ?? createTranscriptionProvider(cfg.transcription);
   const heartbeatMs = Math.max(1000, Math.min(15_000, (cfg.worker.staleSeconds * 1000) / 6));
@@ -242,33 +248,19 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
   } catch (err) {
     await reporter.stop();
     if (opts.signal.aborted || err instanceof MediaAbortedError) throw err;
-    // Deleted or canceled while the step ran: the failure is that (its original went away under
-    // ffmpeg); whoever changed the status settled the credits, and there is nothing to retry.
+    // Canceled or deleted while the step ran (its original may be gone): nothing to retry.
     if (!(await stillProcessing(ctx, videoId))) return 'not_processable';
-    const permanent =
-      isAppError(err) &&
-      (err.status === 422 ||
-        err.code === 'PROCESSING_TIMEOUT' ||
-        err.code === 'PROCESSING_FAILED' ||
-        err.code === 'FILE_EMPTY');
-    const attempts = claim.attempts + 1;
-    if (permanent || attempts >= cfg.worker.maxAttempts) {
-      const e = permanent
-        ? { code: (err as AppError).code, message: (err as AppError).message }
-        : {
-            code: 'PROCESSING_FAILED',
-            message:
-              `Processing failed ${attempts} times${current ? ` in the ${current} step` : ''}; the last error was: ${(err as Error).message}. Retry later; the original is kept.`.slice(
-                0,
-                2000,
-              ),
-          };
-      ctx.log.warn({ videoId, step: current, err }, `processing failed: ${e.code}`);
-      await finishFailed(ctx, ref, e, attempts, reprocess);
+    const crashes = claim.toolCrashes + (isToolCrash(err) ? 1 : 0);
+    const run = { attempts: claim.attempts + 1, crashes, reprocess };
+    const verdict = judgeFailure(err, { ...run, maxAttempts: cfg.worker.maxAttempts, step: current });
+    // The whole error, stderr included, is for operators only.
+    if (verdict.kind === 'fail') {
+      ctx.log.warn({ videoId, step: current, err }, `processing failed: ${verdict.error.code}`);
+      await finishFailed(ctx, ref, verdict.error, run);
       return 'failed';
     }
-    ctx.log.warn({ videoId, step: current, attempts, err }, 'processing failed; retrying');
-    await scheduleRetry(ctx, ref, attempts, err as Error, reprocess);
+    ctx.log.warn({ videoId, step: current, attempts: run.attempts, err }, 'processing failed; retrying');
+    await scheduleRetry(ctx, ref, verdict.note, run);
     return 'retry_scheduled';
   }
 }
@@ -276,12 +268,6 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
 async function stillProcessing(ctx: AppContext, videoId: string): Promise<boolean> {
   const v = await ctx.db.selectFrom('videos').select('status').where('id', '=', videoId).executeTakeFirst();
   return v?.status === 'processing';
-}
-
-/** Exponential backoff with full jitter in its upper half: 2^n s (max 10 min) × 0.5..1. */
-export function retryDelayMs(attempt: number): number {
-  const base = Math.min(600_000, 1000 * 2 ** attempt);
-  return Math.round(base * (0.5 + Math.random() * 0.5));
 }
 
 async function saveCheckpoint(
@@ -346,6 +332,7 @@ async function saveStepResult<N extends StepName>(
     results.transcript = o;
     if (o.status === 'completed') outputs.transcript = o.key;
   }
+  const sizes = await outputSizes(ctx.store, outputs);
   await ctx.db.transaction().execute(async (tx) => {
     await tx
       .updateTable('video_analysis')
@@ -354,6 +341,7 @@ async function saveStepResult<N extends StepName>(
         ...(name === 'probe' ? { metadata: JSON.stringify(output) } : {}),
         results: sql`${eb.ref('results')} || ${JSON.stringify(results)}::jsonb`,
         outputs: sql`${eb.ref('outputs')} || ${JSON.stringify(outputs)}::jsonb`,
+        output_sizes: sql`${eb.ref('output_sizes')} || ${JSON.stringify(sizes)}::jsonb`,
         step_progress: 100,
         overall_progress: overall,
         last_progress_update: sql`now()`,
@@ -362,121 +350,5 @@ async function saveStepResult<N extends StepName>(
       .where('video_id', '=', ref.videoId)
       .execute();
     await publish(tx, ref, 'processing', name, overall);
-  });
-}
-
-async function finishReady(ctx: AppContext, ref: VideoRef): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
-    const moved = await tx
-      .updateTable('videos')
-      .set({ status: 'ready', error_code: null, error_message: null, updated_at: sql`now()` })
-      .where('id', '=', ref.videoId)
-      .where('status', '=', 'processing')
-      .executeTakeFirst();
-    // Canceled or deleted while we worked: its own path settled (released) the credits.
-    if (Number(moved.numUpdatedRows) === 0) return;
-    await captureReservation(tx, ref.videoId);
-    await tx
-      .updateTable('video_analysis')
-      .set({
-        processing_step: null,
-        step_progress: 100,
-        overall_progress: 100,
-        error_code: null,
-        error_message: null,
-        retry_after: null,
-        checkpoint: sql`checkpoint - 'reprocess'`,
-        completed_at: sql`now()`,
-        updated_at: sql`now()`,
-      })
-      .where('video_id', '=', ref.videoId)
-      .execute();
-    await publish(tx, ref, 'ready', null, 100);
-  });
-}
-
-async function finishFailed(
-  ctx: AppContext,
-  ref: VideoRef,
-  e: { code: string; message: string },
-  attempts: number,
-  reprocess: boolean,
-): Promise<void> {
-  await ctx.db.transaction().execute(async (tx: Tx) => {
-    await tx
-      .updateTable('video_analysis')
-      .set({
-        error_code: e.code,
-        error_message: e.message,
-        attempts,
-        retry_after: null,
-        processing_step: null,
-        last_progress_update: sql`now()`,
-        updated_at: sql`now()`,
-        ...(reprocess ? { completed_at: sql`now()`, checkpoint: sql`checkpoint - 'reprocess'` } : {}),
-      })
-      .where('video_id', '=', ref.videoId)
-      .execute();
-    if (reprocess) {
-      // The converted video and poster of the earlier run are still good: it stays playable.
-      const moved = await tx
-        .updateTable('videos')
-        .set({ status: 'ready', updated_at: sql`now()` })
-        .where('id', '=', ref.videoId)
-        .where('status', '=', 'processing')
-        .executeTakeFirst();
-      if (Number(moved.numUpdatedRows) > 0) await publish(tx, ref, 'ready', null, 100, e);
-      return;
-    }
-    const moved = await tx
-      .updateTable('videos')
-      .set({ status: 'failed', error_code: e.code, error_message: e.message, updated_at: sql`now()` })
-      .where('id', '=', ref.videoId)
-      .where('status', 'in', ['uploaded', 'processing'])
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0) return;
-    await releaseReservation(tx, ref.videoId);
-    await publish(tx, ref, 'failed', null, 0, e);
-  });
-}
-
-async function scheduleRetry(
-  ctx: AppContext,
-  ref: VideoRef,
-  attempts: number,
-  err: Error,
-  reprocess: boolean,
-): Promise<void> {
-  const runAt = new Date(Date.now() + retryDelayMs(attempts));
-  await ctx.db.transaction().execute(async (tx) => {
-    await tx
-      .updateTable('videos')
-      .set({ retry_count: attempts, updated_at: sql`now()` })
-      .where('id', '=', ref.videoId)
-      .execute();
-    const a = await tx
-      .updateTable('video_analysis')
-      .set({
-        attempts,
-        retry_after: runAt,
-        error_code: 'RETRYING',
-        error_message: String(err.message).slice(0, 2000),
-        updated_at: sql`now()`,
-      })
-      .where('video_id', '=', ref.videoId)
-      .returning(['processing_step', 'overall_progress'])
-      .executeTakeFirst();
-    // The running job's key is cleared by graphile-worker, so this adds the next attempt.
-    await enqueue(
-      tx,
-      'process_video',
-      { videoId: ref.videoId, ...(reprocess ? { reprocess } : {}) },
-      {
-        jobKey: processJobKey(ref.videoId),
-        runAt,
-        maxAttempts: 3,
-      },
-    );
-    await publish(tx, ref, 'processing', a?.processing_step ?? null, a?.overall_progress ?? 0);
   });
 }

@@ -3,7 +3,9 @@ import type { AppContext } from '../context.ts';
 import { reserveForRetry } from '../credits/ledger.ts';
 import { AppError } from '../errors.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { assertRetryable } from './failure-policy.ts';
 import { publish } from './progress.ts';
+import { recordProcessingRequest } from './request-limits.ts';
 import { type Checkpoint, OUTPUT_NAMES, type StepName, type StoredOutputs } from './types.ts';
 
 /**
@@ -14,7 +16,7 @@ import { type Checkpoint, OUTPUT_NAMES, type StepName, type StoredOutputs } from
 async function ownedVideo(ctx: AppContext, userId: string, videoId: string) {
   const v = await ctx.db
     .selectFrom('videos')
-    .select(['id', 'user_id', 'project_id', 'session_id', 'status', 'storage_key'])
+    .select(['id', 'user_id', 'project_id', 'session_id', 'status', 'storage_key', 'error_code'])
     .where('id', '=', videoId)
     .where('user_id', '=', userId)
     .executeTakeFirst();
@@ -25,7 +27,8 @@ async function ownedVideo(ctx: AppContext, userId: string, videoId: string) {
 /**
  * A failed video, or one canceled after its upload finished, runs again from its kept original,
  * under a new credit reservation. Checkpointed steps whose outputs are still good are kept, so
- * a video that failed late does not convert again.
+ * a video that failed late does not convert again. A video refused for what its file is
+ * (FAILURE_IS_PERMANENT) is not run again; retries are limited (request-limits.ts).
  */
 export async function retryVideo(
   ctx: AppContext,
@@ -40,6 +43,7 @@ export async function retryVideo(
       `This video is ${v.status}; only a failed video (or one canceled after its upload) can be retried.`,
     );
   }
+  if (v.status === 'failed') assertRetryable(v.error_code);
   if (!(await ctx.store.head(v.storage_key))) {
     throw new AppError(
       'VIDEO_NOT_RETRYABLE',
@@ -61,6 +65,7 @@ export async function retryVideo(
       .executeTakeFirst();
     if (Number(moved.numUpdatedRows) === 0)
       throw new AppError('VIDEO_NOT_RETRYABLE', 'This video changed meanwhile; reload it.');
+    await recordProcessingRequest(tx, ctx.config.limits, { userId, videoId, kind: 'retry' });
     await reserveForRetry(tx, userId, videoId, ctx.config.limits.creditsPerVideo);
     await tx
       .updateTable('video_analysis')
@@ -129,6 +134,7 @@ export async function reprocessVideo(
       .executeTakeFirst();
     if (Number(moved.numUpdatedRows) === 0)
       throw new AppError('VIDEO_NOT_READY', 'This video changed meanwhile; reload it.');
+    await recordProcessingRequest(tx, ctx.config.limits, { userId, videoId, kind: 'reprocess' });
     await tx
       .updateTable('video_analysis')
       .set({

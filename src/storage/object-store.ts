@@ -51,8 +51,17 @@ export interface ObjectStore {
    * otherwise a short-lived signed URL they can read over HTTP.
    */
   localPathOrUrl(key: string, expiresInSeconds?: number): Promise<string>;
-  /** A signed URL the owner's browser can fetch directly, or undefined when the API must serve it. */
-  signedUrl(key: string, expiresInSeconds: number): Promise<string | undefined>;
+  /**
+   * A signed URL the owner's browser can fetch directly, or undefined when the API must serve it.
+   * `response` sets the type and disposition the object is served with, whatever is stored on it.
+   */
+  signedUrl(key: string, expiresInSeconds: number, response?: SignedResponse): Promise<string | undefined>;
+}
+
+/** Response headers a signed URL forces (S3's response-content-type/-disposition overrides). */
+export interface SignedResponse {
+  contentType: string;
+  contentDisposition: string;
 }
 
 export class StorageNotFoundError extends Error {

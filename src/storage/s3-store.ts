@@ -28,6 +28,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  type SignedResponse,
   StorageNotFoundError,
 } from './object-store.ts';
 
@@ -338,15 +339,28 @@ export class S3ObjectStore implements ObjectStore {
     return this.presignGet(key, expiresInSeconds);
   }
 
-  async signedUrl(key: string, expiresInSeconds: number): Promise<string | undefined> {
+  async signedUrl(
+    key: string,
+    expiresInSeconds: number,
+    response?: SignedResponse,
+  ): Promise<string | undefined> {
     assertValidKey(key);
-    return this.presignGet(key, expiresInSeconds);
+    return this.presignGet(key, expiresInSeconds, response);
   }
 
-  private presignGet(key: string, expiresIn: number): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
-      expiresIn,
+  /** The overrides are part of the signature: the holder of the URL cannot change them. */
+  private presignGet(key: string, expiresIn: number, response?: SignedResponse): Promise<string> {
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ...(response
+        ? {
+            ResponseContentType: response.contentType,
+            ResponseContentDisposition: response.contentDisposition,
+          }
+        : {}),
     });
+    return getSignedUrl(this.client, command, { expiresIn });
   }
 
   private async headOrThrow(key: string): Promise<ObjectInfo> {

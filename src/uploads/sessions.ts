@@ -6,6 +6,7 @@ import type { Db } from '../db/database.ts';
 import type { VideoStatus } from '../db/types.ts';
 import { AppError } from '../errors.ts';
 import { formatBytes, formatBytesApart } from '../format.ts';
+import { videoError } from '../processing/failure-policy.ts';
 import { storageUsedBytes } from './quota.ts';
 import { publishUploadEvent } from './upload-state.ts';
 
@@ -202,7 +203,7 @@ export async function getUploadSession(db: Db, userId: string, sessionId: string
       size: Number(v.declared_size),
       receivedBytes: Number(v.received_bytes),
       progress: Math.round(v.upload_progress),
-      error: v.error_code ? { code: v.error_code, message: v.error_message ?? '' } : null,
+      error: videoError(v.status, v.error_code, v.error_message),
       updatedAt: v.updated_at.toISOString(),
     })),
   };

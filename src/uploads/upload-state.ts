@@ -5,6 +5,7 @@ import { releaseReservation } from '../credits/ledger.ts';
 import type { DbOrTx, Tx } from '../db/database.ts';
 import type { VideoRow, VideoStatus } from '../db/types.ts';
 import { publishVideoEvent } from '../events/video-events.ts';
+import { videoError } from '../processing/failure-policy.ts';
 import { keys } from '../storage/object-store.ts';
 
 /**
@@ -36,7 +37,7 @@ export async function publishUploadEvent(db: DbOrTx, v: EventRow): Promise<void>
     status: v.status,
     step: null,
     progress: Math.round(v.upload_progress),
-    error: v.error_code ? { code: v.error_code, message: v.error_message ?? '' } : null,
+    error: videoError(v.status, v.error_code, v.error_message),
     updatedAt: v.updated_at.toISOString(),
   });
 }

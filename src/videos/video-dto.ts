@@ -1,7 +1,9 @@
 import type { VideoStatus } from '../db/types.ts';
 import type { VideoEvent } from '../events/video-events.ts';
+import { videoError } from '../processing/failure-policy.ts';
 import { outputPath } from '../processing/presenter.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { outputResponse } from '../storage/served-types.ts';
 
 /**
  * One video as every reader sees it — library list, detail, batch status and the WebSocket
@@ -16,7 +18,8 @@ export interface VideoDto {
   step: string | null;
   /** 0–100: upload progress while uploading, processing progress while processing. */
   progress: number;
-  error: { code: string; message: string } | null;
+  /** `retryable` says whether POST /api/videos/:id/retry may run it again; else Delete/replace it. */
+  error: { code: string; message: string; retryable: boolean } | null;
   projectId: string;
   sessionId: string | null;
   /** Bytes, as declared when the upload session was created. */
@@ -76,9 +79,9 @@ export function progressOf(row: VideoStateRow): number {
 }
 
 function errorOf(row: VideoStateRow): VideoDto['error'] {
-  if (row.error_code) return { code: row.error_code, message: row.error_message ?? '' };
+  if (row.error_code) return videoError(row.status, row.error_code, row.error_message);
   if (row.status === 'failed' && row.analysis_error_code) {
-    return { code: row.analysis_error_code, message: row.analysis_error_message ?? '' };
+    return videoError(row.status, row.analysis_error_code, row.analysis_error_message);
   }
   return null;
 }
@@ -107,7 +110,7 @@ export async function presentVideo(row: VideoStateRow, store: ObjectStore): Prom
   let posterUrl: string | null = null;
   if (row.status === 'ready' && row.poster_key) {
     posterUrl =
-      (await store.signedUrl(row.poster_key, 3600)) ??
+      (await store.signedUrl(row.poster_key, 3600, outputResponse(row.poster_key))) ??
       outputPath(row.id, row.poster_key.slice(row.poster_key.lastIndexOf('/') + 1));
   }
   return { ...presentVideoState(row), posterUrl };

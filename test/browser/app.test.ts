@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
@@ -160,7 +160,7 @@ describe('web app in a real browser', () => {
     await page.getByRole('button', { name: 'Close preview' }).click();
   });
 
-  it('shows why a video failed on the server, and Retry runs it again', async () => {
+  it('shows why a video failed on the server, and offers Delete instead of Retry when a retry cannot help', async () => {
     await page.getByTestId('file-input').setInputFiles(media.corrupt);
     const name = names(media.corrupt);
     const failed = item('failed', name);
@@ -173,23 +173,34 @@ describe('web app in a real browser', () => {
       const res = await fetch('/api/videos?limit=50', {
         headers: { authorization: `Bearer ${localStorage.getItem('clipdock.token')}` },
       });
-      const body = (await res.json()) as { videos: Array<{ id: string; name: string }> };
-      return body.videos.find((v) => v.name === n)?.id;
+      const body = (await res.json()) as {
+        videos: Array<{ id: string; name: string; error: { retryable: boolean } | null }>;
+      };
+      const v = body.videos.find((x) => x.name === n);
+      return v && { id: v.id, retryable: v.error?.retryable };
     }, name);
-    expect(id).toBeTruthy();
-    const before = wsFrames.length;
-    await failed.getByRole('button', { name: `Retry ${name}` }).click();
-    // The retry re-runs processing (the socket says so), and the file, still corrupt, fails again.
-    await expect
-      .poll(() => wsFrames.slice(before).some((f) => f.videoId === id && f.status === 'processing'), {
-        timeout: 60_000,
-      })
-      .toBe(true);
-    await expect
-      .poll(() => wsFrames.slice(before).some((f) => f.videoId === id && f.status === 'failed'), {
-        timeout: 120_000,
-      })
-      .toBe(true);
+    expect(id).toEqual({ id: expect.any(String), retryable: false });
+    // A damaged file fails the same way every time: no Retry, but Delete (after a confirmation).
+    expect(await failed.getByRole('button', { name: `Retry ${name}` }).count()).toBe(0);
+    await failed.getByRole('button', { name: `Delete ${name}` }).click();
+    await failed
+      .getByRole('group', { name: `Confirm delete of ${name}` })
+      .getByRole('button', { name: 'Keep it' })
+      .click();
+
+    // A second copy is deleted from its card (the first stays for the library test below).
+    const copy = path.join(path.dirname(media.corrupt), 'broken-camera-copy.mp4');
+    await copyFile(media.corrupt, copy);
+    await page.getByTestId('file-input').setInputFiles(copy);
+    const copyName = names(copy);
+    const copied = item('failed', copyName);
+    await copied.waitFor({ timeout: 120_000 });
+    await copied.getByRole('button', { name: `Delete ${copyName}` }).click();
+    await copied
+      .getByRole('group', { name: `Confirm delete of ${copyName}` })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await copied.waitFor({ state: 'detached', timeout: 30_000 });
     await failed.waitFor();
   });
 

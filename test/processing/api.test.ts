@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueue, processJobKey } from '../../src/jobs/queue.ts';
 import type { Checkpoint } from '../../src/processing/types.ts';
 import { keys } from '../../src/storage/object-store.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { BAD_FILES, makeGood, makeSilence } from '../media/fixtures.ts';
+import { makeGood, makeSilence } from '../media/fixtures.ts';
 import { analysisRow, credits, reservations, uploadedVideo, waitForStatus } from './helpers.ts';
 
 /** Answers like AssemblyAI's documented v2 API: upload, create, then poll until completed. */
@@ -84,6 +85,18 @@ afterAll(async () => {
 });
 
 const db = () => server.node.ctx.db;
+
+/** A video that fails on our side: its original vanishes from storage (retried, then given up). */
+async function failOnStorage(userId: string, file: string, credits?: number): Promise<string> {
+  const videoId = await uploadedVideo(server, userId, file, {
+    enqueue: false,
+    ...(credits ? { credits } : {}),
+  });
+  await server.node.ctx.store.delete(keys.original(videoId));
+  await enqueue(db(), 'process_video', { videoId }, { jobKey: processJobKey(videoId) });
+  expect((await waitForStatus(db(), videoId, ['failed', 'ready'])).error_code).toBe('PROCESSING_FAILED');
+  return videoId;
+}
 
 describe('processing API', () => {
   it('serves outputs to the owner with Range, transcribes through AssemblyAI, and re-analyses for free', {
@@ -178,16 +191,18 @@ describe('processing API', () => {
     timeout: 120_000,
   }, async () => {
     const user = await signUp(server.url);
-    const bad = path.join(dir, 'notes.mp4');
-    await BAD_FILES.text_as_mp4!.make(bad, dir);
-    const videoId = await uploadedVideo(server, user.user.id, bad);
-    expect((await waitForStatus(db(), videoId, ['ready', 'failed'])).error_code).toBe('NOT_A_MEDIA_FILE');
+    const good = await makeGood('no_audio', dir);
+    const videoId = await failOnStorage(user.user.id, good);
     expect((await user.api(`/api/videos/${videoId}/reprocess`, { method: 'POST', body: '{}' })).status).toBe(
       409,
     );
+    const listed = (await (await user.api(`/api/videos/${videoId}`)).json()) as {
+      error: { code: string; retryable: boolean };
+    };
+    expect(listed.error).toMatchObject({ code: 'PROCESSING_FAILED', retryable: true });
 
-    // The stored original is replaced by a good file (as if storage had served a broken copy).
-    await server.node.ctx.store.putFile(keys.original(videoId), await makeGood('no_audio', dir));
+    // Storage serves the original again: the retry converts it.
+    await server.node.ctx.store.putFile(keys.original(videoId), good);
     const res = await user.api(`/api/videos/${videoId}/retry`, { method: 'POST' });
     expect(res.status).toBe(202);
     const v = await waitForStatus(db(), videoId, ['ready', 'failed']);
@@ -201,16 +216,16 @@ describe('processing API', () => {
 
     // Two more videos use up the balance; a retry then needs credits it does not have.
     const poor = await signUp(server.url);
-    const first = await uploadedVideo(server, poor.user.id, bad, { credits: 30 });
-    expect((await waitForStatus(db(), first, ['failed'])).error_code).toBe('NOT_A_MEDIA_FILE');
-    await uploadedVideo(server, poor.user.id, bad, { credits: 30, enqueue: false });
+    const first = await failOnStorage(poor.user.id, good, 30);
+    await server.node.ctx.store.putFile(keys.original(first), good);
+    await uploadedVideo(server, poor.user.id, good, { credits: 30, enqueue: false });
     const short = await poor.api(`/api/videos/${first}/retry`, { method: 'POST' });
     expect(short.status).toBe(402);
     expect(((await short.json()) as { error: { code: string } }).error.code).toBe('INSUFFICIENT_CREDITS');
     expect((await user.api(`/api/videos/${first}/retry`, { method: 'POST' })).status).toBe(404);
   });
 
-  it('retries transient failures with backoff, then fails with the last error and releases credits', {
+  it('retries transient failures with backoff, then fails with a fixed text and releases credits', {
     timeout: 120_000,
   }, async () => {
     const user = await signUp(server.url);
@@ -218,12 +233,14 @@ describe('processing API', () => {
     const videoId = await uploadedVideo(server, user.user.id, file, { enqueue: false });
     // The original vanishes from storage: a storage error, which a retry might cure.
     await server.node.ctx.store.delete(keys.original(videoId));
-    const { enqueue, processJobKey } = await import('../../src/jobs/queue.ts');
     await enqueue(db(), 'process_video', { videoId }, { jobKey: processJobKey(videoId) });
     const v = await waitForStatus(db(), videoId, ['failed', 'ready']);
     expect(v.status).toBe('failed');
     expect(v.error_code).toBe('PROCESSING_FAILED');
     expect(v.error_message).toMatch(/2 times/);
+    // The storage error (which names the object's key) is for the log only.
+    expect(v.error_message).not.toContain(keys.original(videoId));
+    expect(v.error_message).not.toMatch(/stored object|videos\//);
     expect(v.retry_count).toBe(1);
     const a = (await analysisRow(db(), videoId))!;
     expect(a.attempts).toBe(2);

@@ -6,6 +6,10 @@ import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { BAD_FILES } from '../media/fixtures.ts';
 import { analysisRow, credits, reservations, uploadedVideo, waitForStatus } from './helpers.ts';
 
+/** What ffmpeg/ffprobe stderr looks like: tool names, paths, URLs, demuxer tags, source lines. */
+const STDERR_FRAGMENTS =
+  /ffmpeg|ffprobe|https?:\/\/|\/tmp\/|\/videos\/|\boriginal\b|Invalid data found|moov atom|\[[a-z0-9_,]+ @ 0x[0-9a-f]+\]|\.c:\d+/i;
+
 let server: TestServer;
 let dir: string;
 beforeAll(async () => {
@@ -33,6 +37,9 @@ describe('files that are not usable videos fail at once, with a code per cause, 
       expect(v.status).toBe('failed');
       expect(v.error_code).toBe(bad.code);
       expect(v.error_message).toBeTruthy();
+      // People see Clipdock's own text for the code; the tool's stderr stays in the log.
+      expect(v.error_message).not.toMatch(STDERR_FRAGMENTS);
+      expect(v.error_message).not.toContain(server.dataDir);
       // Permanent: no retry was scheduled.
       expect(v.retry_count).toBe(0);
       const a = await analysisRow(server.node.ctx.db, videoId);
@@ -46,6 +53,8 @@ describe('files that are not usable videos fail at once, with a code per cause, 
       const body = (await res.json()) as { status: string; error: { code: string; message: string } | null };
       expect(body.status).toBe('failed');
       expect(body.error?.code).toBe(bad.code);
+      expect(body.error?.message).toBe(v.error_message);
+      expect(a?.error_message).not.toMatch(STDERR_FRAGMENTS);
     });
   }
 });

@@ -60,6 +60,10 @@ describe('processing on S3 storage', () => {
     const range = await fetch(location, { headers: { range: 'bytes=4-7' } });
     expect(range.status).toBe(206);
     expect(Buffer.from(await range.arrayBuffer()).toString('latin1')).toBe('ftyp');
+    // The signed URL fixes the type and disposition, whatever type the object was stored with.
+    expect(new URL(location).searchParams.get('response-content-type')).toBe('video/mp4');
+    expect(range.headers.get('content-type')).toBe('video/mp4');
+    expect(range.headers.get('content-disposition')).toBe('inline');
 
     // Another user is refused before any URL is signed.
     const other = await signUp(server.url);

@@ -265,6 +265,25 @@ export function objectStoreContract(name: string, open: () => Promise<StoreUnder
       expect(Buffer.from(await ranged.arrayBuffer()).equals(data.subarray(10, 20))).toBe(true);
     });
 
+    it('serves a signed URL with the type and disposition it was signed with, not the stored type', async () => {
+      const key = `${p()}declared-html`;
+      // As a client could have declared it on upload.
+      await store.put(key, Buffer.from('<script>alert(1)</script>'), { contentType: 'text/html' });
+      const url = await store.signedUrl(key, 60, {
+        contentType: 'application/octet-stream',
+        contentDisposition: 'attachment',
+      });
+      if (!sut.signsUrls) {
+        expect(url).toBeUndefined();
+        return;
+      }
+      const res = await fetch(url!);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/octet-stream');
+      expect(res.headers.get('content-disposition')).toBe('attachment');
+      await res.arrayBuffer();
+    });
+
     it('gives ffprobe a local path or a URL it can read, with ranges', async () => {
       const key = `${p()}probe.mp4`;
       const data = randomBytes(8000);

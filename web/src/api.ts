@@ -55,6 +55,8 @@ export interface Outputs {
 export interface VideoError {
   code: string;
   message: string;
+  /** False when running the video again cannot help (the file itself is the problem). */
+  retryable?: boolean;
 }
 /** A video as the list, the detail route and the socket describe it; detail fields are optional. */
 export interface Video {

@@ -75,11 +75,18 @@ export const ERROR_HELP: Record<string, string> = {
   INSUFFICIENT_CREDITS: 'Your account is out of credits. Add credits, then press Retry.',
   STORAGE_QUOTA_EXCEEDED: 'Your storage is full. Delete videos you no longer need, then press Retry.',
   UPLOAD_EXPIRED: 'The upload was not finished in time. Upload the file again.',
+  WORK_BUDGET_EXCEEDED:
+    'The video is too long for its resolution. Export it shorter or at a lower resolution, delete this one and upload that.',
+  MEDIA_TOOL_CRASHED:
+    'The converter crashes on this file. Export it again as H.264 MP4, delete this one and upload that.',
 };
 
-export function helpFor(code: string | undefined): string {
+/** `retryable: false` means running it again cannot help: the way out is a new export. */
+export function helpFor(code: string | undefined, retryable = true): string {
   return (
     (code && ERROR_HELP[code]) ??
-    'Press Retry to run processing again. If it keeps failing, re-export the file as H.264 MP4.'
+    (retryable
+      ? 'Press Retry to run processing again. If it keeps failing, re-export the file as H.264 MP4.'
+      : 'Running this file again would fail the same way. Delete it, then upload a new export (H.264 MP4).')
   );
 }

@@ -1,16 +1,11 @@
 import { z } from 'zod';
 import { outputKey, REPROCESSABLE_STEPS, reprocessVideo, retryVideo } from '../../processing/service.ts';
+import { outputResponse, outputType } from '../../storage/served-types.ts';
 import { userOf } from '../auth.ts';
 import type { RouteModule } from '../route-module.ts';
 import { serveObject } from '../serve-object.ts';
 
 const params = z.object({ id: z.uuid() });
-const CONTENT_TYPES: Record<string, string> = {
-  mp4: 'video/mp4',
-  jpg: 'image/jpeg',
-  json: 'application/json',
-};
-
 /** Retry, re-analysis and the outputs of processing. */
 export const processingRoutes: RouteModule = (app, ctx) => {
   app.post(
@@ -54,10 +49,11 @@ export const processingRoutes: RouteModule = (app, ctx) => {
       const { id, name } = req.params;
       const key = await outputKey(ctx, userOf(req).id, id, name);
       // On S3 the browser fetches the object itself, with Range, from a short-lived signed URL.
-      const signed = await ctx.store.signedUrl(key, 3600);
+      const signed = await ctx.store.signedUrl(key, 3600, outputResponse(key));
       if (signed) return reply.redirect(signed, 302);
       return serveObject(req, reply, ctx.store, key, {
-        contentType: CONTENT_TYPES[name.slice(name.lastIndexOf('.') + 1)],
+        contentType: outputType(name),
+        disposition: 'inline',
         cacheSeconds: 300,
       });
     },

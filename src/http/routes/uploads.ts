@@ -7,6 +7,7 @@ import type { VideoRow } from '../../db/types.ts';
 import { AppError } from '../../errors.ts';
 import { createUploadSession, getUploadSession, isUuid } from '../../uploads/sessions.ts';
 import { createTusService, TUS_PATH } from '../../uploads/tus-server.ts';
+import { findOriginal } from '../../videos/original.ts';
 import { userOf } from '../auth.ts';
 import { pinForwardedHeaders } from '../forwarded.ts';
 import type { App, RouteModule } from '../route-module.ts';
@@ -57,25 +58,12 @@ export const uploadRoutes: RouteModule = async (app, ctx) => {
     '/api/videos/:id/original',
     { schema: { params: z.object({ id: z.string() }), tags: ['videos'] } },
     async (req, reply) => {
-      const user = userOf(req);
-      const video = isUuid(req.params.id)
-        ? await ctx.db
-            .selectFrom('videos')
-            .select(['name', 'storage_key', 'mime_type', 'declared_type'])
-            .where('id', '=', req.params.id)
-            .where('user_id', '=', user.id)
-            .executeTakeFirst()
-        : undefined;
-      if (!video) throw new AppError('VIDEO_NOT_FOUND');
-      if (!video.storage_key) {
-        throw new AppError(
-          'VIDEO_NOT_FOUND',
-          'This video has no stored original (its upload has not finished).',
-        );
-      }
-      return serveObject(req, reply, ctx.store, video.storage_key, {
-        contentType: video.mime_type ?? video.declared_type ?? 'application/octet-stream',
-        downloadName: video.name,
+      const original = await findOriginal(ctx.db, userOf(req).id, req.params.id);
+      // Always a download: the bytes are a stranger's, whatever they claim or sniff as.
+      return serveObject(req, reply, ctx.store, original.storageKey, {
+        contentType: original.detectedType,
+        disposition: 'attachment',
+        downloadName: original.name,
       });
     },
   );

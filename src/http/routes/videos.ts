@@ -20,7 +20,14 @@ const commaList = z.string().transform((s) =>
     .filter(Boolean),
 );
 
-const errorDto = z.object({ code: z.string(), message: z.string() }).nullable();
+const errorDto = z
+  .object({
+    code: z.string(),
+    message: z.string(),
+    /** False: the file itself is the problem; delete it or upload a new export instead of retrying. */
+    retryable: z.boolean(),
+  })
+  .nullable();
 const videoDto = z.object({
   id: z.string(),
   name: z.string(),

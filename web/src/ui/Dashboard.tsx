@@ -2,7 +2,8 @@ import { useMemo, useState } from 'react';
 import { Api, ApiError, type Video } from '../api.ts';
 import { durationOf, useVideoDetail } from '../details.ts';
 import { formatDuration, helpFor, STEP_WORDS, stepWords } from '../format.ts';
-import { appStore, mergeVideos, useStore } from '../store.ts';
+import { refreshMe } from '../session.ts';
+import { appStore, forgetVideo, mergeVideos, useStore } from '../store.ts';
 import { addToTimeline, timelineStore } from '../timeline.ts';
 import { Icon } from './icons.tsx';
 import { Player } from './Player.tsx';
@@ -184,8 +185,22 @@ function ReadyItem({ video, onPreview }: { video: Video; onPreview: () => void }
 
 function FailedItem({ video }: { video: Video }) {
   const [busy, setBusy] = useState(false);
+  const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const code = video.status === 'upload_expired' ? 'UPLOAD_EXPIRED' : video.error?.code;
+  // The server says whether running it again could help; when it cannot, the way out is Delete.
+  const retryable = video.error?.retryable !== false;
+  const act = async (what: () => Promise<void>, failed: string) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await what();
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : failed);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <li
       className="video-item failed"
@@ -202,33 +217,61 @@ function FailedItem({ video }: { video: Video }) {
           <span className="small reason" data-testid="failure-reason">
             {video.error?.message || 'Processing failed.'}
           </span>
-          <span className="small muted help">{helpFor(code)}</span>
+          <span className="small muted help">{helpFor(code, retryable)}</span>
           {error && <span className="small form-error">{error}</span>}
         </span>
       </div>
-      {video.status === 'failed' && (
+      {video.status === 'failed' && retryable && (
         <div className="item-actions">
           <button
             type="button"
             className="btn small"
             disabled={busy}
             aria-label={`Retry ${video.name}`}
-            onClick={async () => {
-              setBusy(true);
-              setError(null);
-              try {
+            onClick={() =>
+              act(async () => {
                 await Api.retryVideo(video.id);
                 // The socket brings the new state; this shows it at once.
                 mergeVideos([{ id: video.id, status: 'processing', step: null, progress: 0, error: null }]);
-              } catch (err) {
-                setError(err instanceof ApiError ? err.message : 'Retry did not start.');
-              } finally {
-                setBusy(false);
-              }
-            }}
+              }, 'Retry did not start.')
+            }
           >
             <Icon name="retry" size={14} /> Retry
           </button>
+        </div>
+      )}
+      {video.status === 'failed' && !retryable && (
+        <div className="item-actions">
+          {confirming ? (
+            <fieldset className="confirm" aria-label={`Confirm delete of ${video.name}`}>
+              <button
+                type="button"
+                className="btn small danger"
+                disabled={busy}
+                onClick={() =>
+                  act(async () => {
+                    await Api.deleteVideo(video.id);
+                    forgetVideo(video.id);
+                    void refreshMe();
+                  }, 'Could not delete.')
+                }
+              >
+                Delete
+              </button>
+              <button type="button" className="btn small ghost" onClick={() => setConfirming(false)}>
+                Keep it
+              </button>
+            </fieldset>
+          ) : (
+            <button
+              type="button"
+              className="btn small danger-ghost"
+              aria-label={`Delete ${video.name}`}
+              onClick={() => setConfirming(true)}
+            >
+              <Icon name="trash" size={14} /> Delete
+            </button>
+          )}
         </div>
       )}
     </li>

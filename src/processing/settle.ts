@@ -1,0 +1,136 @@
+import { sql } from 'kysely';
+import type { AppContext } from '../context.ts';
+import { captureReservation, releaseReservation } from '../credits/ledger.ts';
+import type { Tx } from '../db/database.ts';
+import { enqueue, processJobKey } from '../jobs/queue.ts';
+import type { PublicError } from './failure-policy.ts';
+import { publish, type VideoRef } from './progress.ts';
+
+/**
+ * How a run ends: ready, failed, or waiting for its next attempt. Each is one transaction that
+ * moves the video, settles (or keeps) its credits and publishes the change.
+ */
+
+/** Exponential backoff with full jitter in its upper half: 2^n s (max 10 min) × 0.5..1. */
+export function retryDelayMs(attempt: number): number {
+  const base = Math.min(600_000, 1000 * 2 ** attempt);
+  return Math.round(base * (0.5 + Math.random() * 0.5));
+}
+
+export async function finishReady(ctx: AppContext, ref: VideoRef): Promise<void> {
+  await ctx.db.transaction().execute(async (tx) => {
+    const moved = await tx
+      .updateTable('videos')
+      .set({ status: 'ready', error_code: null, error_message: null, updated_at: sql`now()` })
+      .where('id', '=', ref.videoId)
+      .where('status', '=', 'processing')
+      .executeTakeFirst();
+    // Canceled or deleted while we worked: its own path settled (released) the credits.
+    if (Number(moved.numUpdatedRows) === 0) return;
+    await captureReservation(tx, ref.videoId);
+    await tx
+      .updateTable('video_analysis')
+      .set({
+        processing_step: null,
+        step_progress: 100,
+        overall_progress: 100,
+        error_code: null,
+        error_message: null,
+        retry_after: null,
+        checkpoint: sql`checkpoint - 'reprocess'`,
+        completed_at: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', ref.videoId)
+      .execute();
+    await publish(tx, ref, 'ready', null, 100);
+  });
+}
+
+export async function finishFailed(
+  ctx: AppContext,
+  ref: VideoRef,
+  e: PublicError,
+  run: { attempts: number; crashes: number; reprocess: boolean },
+): Promise<void> {
+  const { attempts, crashes, reprocess } = run;
+  await ctx.db.transaction().execute(async (tx: Tx) => {
+    await tx
+      .updateTable('video_analysis')
+      .set({
+        error_code: e.code,
+        error_message: e.message,
+        attempts,
+        tool_crashes: crashes,
+        retry_after: null,
+        processing_step: null,
+        last_progress_update: sql`now()`,
+        updated_at: sql`now()`,
+        ...(reprocess ? { completed_at: sql`now()`, checkpoint: sql`checkpoint - 'reprocess'` } : {}),
+      })
+      .where('video_id', '=', ref.videoId)
+      .execute();
+    if (reprocess) {
+      // The converted video and poster of the earlier run are still good: it stays playable.
+      const moved = await tx
+        .updateTable('videos')
+        .set({ status: 'ready', updated_at: sql`now()` })
+        .where('id', '=', ref.videoId)
+        .where('status', '=', 'processing')
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) > 0) await publish(tx, ref, 'ready', null, 100, e);
+      return;
+    }
+    const moved = await tx
+      .updateTable('videos')
+      .set({ status: 'failed', error_code: e.code, error_message: e.message, updated_at: sql`now()` })
+      .where('id', '=', ref.videoId)
+      .where('status', 'in', ['uploaded', 'processing'])
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) return;
+    await releaseReservation(tx, ref.videoId);
+    await publish(tx, ref, 'failed', null, 0, e);
+  });
+}
+
+export async function scheduleRetry(
+  ctx: AppContext,
+  ref: VideoRef,
+  note: string,
+  run: { attempts: number; crashes: number; reprocess: boolean },
+): Promise<void> {
+  const { attempts, crashes, reprocess } = run;
+  const runAt = new Date(Date.now() + retryDelayMs(attempts));
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('videos')
+      .set({ retry_count: attempts, updated_at: sql`now()` })
+      .where('id', '=', ref.videoId)
+      .execute();
+    const a = await tx
+      .updateTable('video_analysis')
+      .set({
+        attempts,
+        tool_crashes: crashes,
+        retry_after: runAt,
+        error_code: 'RETRYING',
+        error_message: note,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', ref.videoId)
+      .returning(['processing_step', 'overall_progress'])
+      .executeTakeFirst();
+    // The running job's key is cleared by graphile-worker, so this adds the next attempt.
+    await enqueue(
+      tx,
+      'process_video',
+      { videoId: ref.videoId, ...(reprocess ? { reprocess } : {}) },
+      {
+        jobKey: processJobKey(ref.videoId),
+        runAt,
+        maxAttempts: 3,
+      },
+    );
+    await publish(tx, ref, 'processing', a?.processing_step ?? null, a?.overall_progress ?? 0);
+  });
+}

@@ -89,6 +89,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
         db: ctx.db,
         log,
         pingIntervalMs: config.livePingIntervalSeconds * 1000,
+        maxSocketsPerUser: config.connections.maxSocketsPerUser,
       });
       hub.start();
       stack.push(async () => hub.stop());

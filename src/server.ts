@@ -43,6 +43,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
       const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
         dir: path.join(config.dataDir, 'db'),
         ownedRoot: config.dataDir,
+        notice: (message) => log.info(message),
       });
       stack.push(() => embedded.stop());
       databaseUrl = embedded.url;

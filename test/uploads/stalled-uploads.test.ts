@@ -129,6 +129,14 @@ function keepTrickling(patches: RawPatch[]): () => void {
 }
 
 describe('slow and greedy upload clients', () => {
+  it('bounds silence, never total time: header, idle and keep-alive timeouts are set', () => {
+    const http = server.node.http!.app.server;
+    expect(http.headersTimeout).toBe(20_000);
+    expect(http.timeout).toBe(3_000); // BODY_IDLE_TIMEOUT_SECONDS
+    expect(http.keepAliveTimeout).toBe(72_000);
+    expect(http.requestTimeout).toBe(0); // a 10 GiB PATCH may take hours
+  });
+
   it("70 trickling uploads from one account do not hold up another user's upload", async () => {
     const attacker = await signUp(server.url);
     const size = 1024 * 1024;

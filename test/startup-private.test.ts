@@ -29,7 +29,10 @@ const version = (
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  privateDir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-private-'));
+  // Beside the repository (test-artifacts/ is ignored by git): on the same file system as
+  // node_modules, so that hard links work.
+  await mkdir(path.resolve('test-artifacts'), { recursive: true });
+  privateDir = await mkdtemp(path.resolve('test-artifacts', 'private-'));
   await chmod(privateDir, 0o700);
   clone = path.join(privateDir, 'clipdock');
   await mkdir(clone);

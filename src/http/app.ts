@@ -18,6 +18,7 @@ import { processingRoutes } from './routes/processing.ts';
 import { timelineRoutes } from './routes/timeline.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { videoRoutes } from './routes/videos.ts';
+import { serverTimeouts } from './timeouts.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -49,6 +50,7 @@ export async function buildHttpServer(ctx: AppContext, extra: RouteModule[] = []
     // Uploads come through tus in chunks; JSON bodies stay small.
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
+    ...serverTimeouts(ctx.config),
     logController: new LogController({ disableRequestLogging: true }),
     // X-Forwarded-* are believed only from the proxies TRUST_PROXY names (off by default).
     trustProxy: ctx.config.abuse.trustProxy as boolean | string[],

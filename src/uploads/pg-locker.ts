@@ -1,6 +1,7 @@
 import { ERRORS, type Lock, type Locker, type RequestRelease } from '@tus/utils';
 import type { FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
+import { tusError } from './upload-store.ts';
 
 /**
  * A tus Locker on PostgreSQL session advisory locks, so that any number of API nodes can serve the
@@ -13,6 +14,9 @@ import pg from 'pg';
  *   NOTIFYs the upload id, and whichever node holds that id calls the holder's `requestRelease`
  *   (tus then ends the holding request after its drain timeout). This is what lets a client that
  *   lost its connection resume at once instead of waiting for a half-open request to time out.
+ * - Taking a connection from the pool waits at most `poolTimeoutMs`: when every connection is
+ *   held (as many upload requests in flight as the pool has connections), the request is refused
+ *   with 503 UPLOADS_BUSY and Retry-After, never left hanging; tus clients retry it.
  */
 export const LOCK_CHANNEL = 'clipdock_tus_lock';
 
@@ -21,8 +25,17 @@ export interface PgLockerOptions {
   log: FastifyBaseLogger;
   /** Upper bound on locks held at once by this node (= concurrent tus requests). */
   maxConnections?: number;
+  /** How long a request waits for another request on the same upload to let go. */
   acquireTimeoutMs?: number;
+  /** How long a request waits for a free connection of the pool. */
+  poolTimeoutMs?: number;
 }
+
+/** Seconds a client refused for lack of lock connections is told to wait (Retry-After). */
+export const BUSY_RETRY_AFTER_SECONDS = 5;
+
+/** The refusal when no lock connection frees up in time: tus renders it as 503. */
+export const uploadsBusy = () => tusError('UPLOADS_BUSY');
 
 export class PgLocker implements Locker {
   readonly pool: pg.Pool;
@@ -35,13 +48,19 @@ export class PgLocker implements Locker {
   private stopped = false;
   private readonly opts: PgLockerOptions;
 
+  get log(): FastifyBaseLogger {
+    return this.opts.log;
+  }
+
   constructor(opts: PgLockerOptions) {
     this.opts = opts;
     this.acquireTimeoutMs = opts.acquireTimeoutMs ?? 30_000;
     this.pool = new pg.Pool({
       connectionString: opts.databaseUrl,
-      max: opts.maxConnections ?? 64,
+      max: opts.maxConnections ?? 16,
       idleTimeoutMillis: 10_000,
+      // Also bounds the wait for a connection while all are held (pg-pool applies it to both).
+      connectionTimeoutMillis: opts.poolTimeoutMs ?? 5_000,
     });
     this.pool.on('error', (err) => opts.log.warn({ err }, 'tus lock connection error'));
   }
@@ -100,7 +119,14 @@ class PgLock implements Lock {
 
   async lock(stopSignal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
     await this.locker.unlocking.get(this.id);
-    const client = await this.locker.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.locker.pool.connect();
+    } catch (err) {
+      // Every connection is held, or the database did not answer in time: either way, later.
+      this.locker.log.warn({ err }, 'no tus lock connection free in time; refusing with 503');
+      throw uploadsBusy();
+    }
     const deadline = Date.now() + this.locker.acquireTimeoutMs;
     let lastNudge = 0;
     let delay = 20;

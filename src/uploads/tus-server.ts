@@ -11,7 +11,7 @@ import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { keys } from '../storage/object-store.ts';
 import { handleNode, streamNodeBodies } from './node-body.ts';
-import { PgLocker } from './pg-locker.ts';
+import { BUSY_RETRY_AFTER_SECONDS, PgLocker } from './pg-locker.ts';
 import { ClipdockUploadStore, finishOrRefuse, tusError, uploadRequest } from './upload-store.ts';
 
 /** Where the tus endpoint is mounted; upload URLs are `<origin>/api/uploads/<videoId>`. */
@@ -111,7 +111,13 @@ export async function createTusService(ctx: AppContext): Promise<TusService> {
     ...(inner.openWrite ? { openWrite: inner.openWrite } : {}),
     ...(inner.storedBytes ? { storedBytes: inner.storedBytes } : {}),
   });
-  const locker = new PgLocker({ databaseUrl: ctx.databaseUrl, log: ctx.log });
+  const locker = new PgLocker({
+    databaseUrl: ctx.databaseUrl,
+    log: ctx.log,
+    maxConnections: config.connections.lockPoolSize,
+    // Refused (503) well before the idle timeout would close the silent waiting socket instead.
+    poolTimeoutMs: Math.min(5_000, (config.connections.bodyIdleTimeoutSeconds * 1000) / 2),
+  });
   await locker.start();
   const origin = config.publicUrl?.replace(/\/+$/, '');
 
@@ -136,6 +142,7 @@ export async function createTusService(ctx: AppContext): Promise<TusService> {
       const nodeRes = (req as { runtime?: { node?: { res?: ServerResponse } } }).runtime?.node?.res;
       if ('status_code' in err) {
         if (err.body.startsWith('{')) nodeRes?.setHeader('content-type', 'application/json; charset=utf-8');
+        if (err.status_code === 503) nodeRes?.setHeader('retry-after', String(BUSY_RETRY_AFTER_SECONDS));
         return undefined;
       }
       ctx.log.error({ err }, 'tus request failed');

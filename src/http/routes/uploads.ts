@@ -7,6 +7,7 @@ import type { VideoRow } from '../../db/types.ts';
 import { AppError } from '../../errors.ts';
 import { createUploadSession, getUploadSession, isUuid } from '../../uploads/sessions.ts';
 import { createTusService, TUS_PATH } from '../../uploads/tus-server.ts';
+import { SLOT_RETRY_AFTER_SECONDS, UploadSlots } from '../../uploads/upload-slots.ts';
 import { findOriginal } from '../../videos/original.ts';
 import { userOf } from '../auth.ts';
 import { pinForwardedHeaders } from '../forwarded.ts';
@@ -82,7 +83,17 @@ function tusRoutes(app: App, ctx: AppContext, tus: Awaited<ReturnType<typeof cre
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
+  const slots = new UploadSlots(ctx.config.connections.maxConcurrentUploadsPerUser);
   const hand = (req: FastifyRequest, reply: FastifyReply, video: VideoRow | undefined) => {
+    if (video && (req.method === 'PATCH' || req.method === 'POST')) {
+      // A request that streams a body holds one of its user's slots until its reply is done.
+      try {
+        reply.raw.once('close', slots.take(video.user_id));
+      } catch (err) {
+        reply.header('retry-after', String(SLOT_RETRY_AFTER_SECONDS));
+        throw err;
+      }
+    }
     reply.hijack();
     pinForwardedHeaders(req);
     return tus.handle(req.raw, reply.raw, video).catch((err: unknown) => {

@@ -2,6 +2,7 @@ import websocket from '@fastify/websocket';
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import type { LiveHub } from '../../events/live-hub.ts';
+import { MAX_MESSAGE_BYTES } from '../../events/socket-limits.ts';
 import { userOf } from '../auth.ts';
 import type { RouteModule } from '../route-module.ts';
 
@@ -13,7 +14,7 @@ import type { RouteModule } from '../route-module.ts';
 export const wsRoutes =
   (hub: LiveHub): RouteModule =>
   async (app) => {
-    await app.register(websocket, { options: { maxPayload: 16 * 1024 } });
+    await app.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
     app.route({
       method: 'GET',
       url: '/api/ws',

@@ -76,6 +76,8 @@ const schema = z.object({
   ASSEMBLYAI_API_KEY: z.string().min(1).optional(),
   ASSEMBLYAI_BASE_URL: z.url().default('https://api.assemblyai.com'),
   SIGNING_SECRET: z.string().min(16).optional(),
+  SESSION_TTL_HOURS: int(1).default(7 * 24),
+  MEDIA_URL_TTL_SECONDS: int(60).default(3600),
   LIVE_PING_INTERVAL_SECONDS: int(1).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -136,6 +138,12 @@ export interface Config {
   media: { ffmpegPath: string | undefined; ffprobePath: string | undefined };
   transcription: { assemblyAiApiKey: string | undefined; assemblyAiBaseUrl: string };
   signingSecret: string | undefined;
+  auth: {
+    /** A session unused for this long expires; every use pushes its expiry this far ahead. */
+    sessionTtlHours: number;
+    /** Signed media URLs are valid at least this long (see src/accounts/media-urls.ts). */
+    mediaUrlTtlSeconds: number;
+  };
   /** WebSocket ping period; a socket that missed the previous ping is dropped. */
   livePingIntervalSeconds: number;
   logLevel: RawConfig['LOG_LEVEL'];
@@ -205,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     media: { ffmpegPath: c.FFMPEG_PATH, ffprobePath: c.FFPROBE_PATH },
     transcription: { assemblyAiApiKey: c.ASSEMBLYAI_API_KEY, assemblyAiBaseUrl: c.ASSEMBLYAI_BASE_URL },
     signingSecret: c.SIGNING_SECRET,
+    auth: { sessionTtlHours: c.SESSION_TTL_HOURS, mediaUrlTtlSeconds: c.MEDIA_URL_TTL_SECONDS },
     livePingIntervalSeconds: c.LIVE_PING_INTERVAL_SECONDS,
     logLevel: c.LOG_LEVEL,
   };

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Signer } from './accounts/signing.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
 import type { ObjectStore } from './storage/object-store.ts';
@@ -14,4 +15,6 @@ export interface AppContext {
   databaseUrl: string;
   store: ObjectStore;
   log: FastifyBaseLogger;
+  /** Signs media URLs and live-socket tokens with SIGNING_SECRET (or the one kept in the database). */
+  signer: Signer;
 }

@@ -2,10 +2,12 @@ import type { Migration } from 'kysely/migration';
 import * as m001 from './001_initial.ts';
 import * as m002 from './002_upload_resumes.ts';
 import * as m003 from './003_videos_updated_idx.ts';
+import * as m004 from './004_auth_sessions.ts';
 
 /** Every migration, in order. Add new ones here as `NNN_name`. */
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_upload_resumes': m002,
   '003_videos_updated_idx': m003,
+  '004_auth_sessions': m004,
 };

@@ -123,9 +123,8 @@ export function startLiveStatus(): () => void {
     if (stopped) return;
     appStore.set({ socket: attempt === 0 ? 'connecting' : 'reconnecting' });
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-    const token = localStorage.getItem('clipdock.token');
-    const url = `${proto}://${location.host}/api/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`;
-    const socket = new WebSocket(url);
+    // The session cookie goes with the upgrade; the server checks that it comes from this origin.
+    const socket = new WebSocket(`${proto}://${location.host}/api/ws`);
     ws = socket;
     socket.onopen = () => {
       snapshotIds = new Set();

@@ -3,12 +3,13 @@ import type { Db } from '../db/database.ts';
 
 /**
  * Short-lived capabilities signed with HMAC-SHA256: media URLs (a GET of one exact path, for its
- * owner, until an expiry) and live-socket tokens (open `/api/ws` as one user, until an expiry).
+ * owner, until an expiry) and live-socket tokens (open `/api/ws` as one user, until an expiry,
+ * on behalf of the session or API token that asked for it: the socket ends when that does).
  * Each purpose has its own key derived from the one secret, so a signature made for one can
  * never pass as the other.
  *
- * Formats (all parts URL-safe): media `?sig=<exp>.<userId>.<mac>`; socket `cdw_<exp>.<userId>.<mac>`;
- * `exp` in Unix seconds.
+ * Formats (all parts URL-safe): media `?sig=<exp>.<userId>.<mac>`; socket
+ * `cdw_<exp>.<userId>.<s|t>_<credentialId>.<mac>`; `exp` in Unix seconds.
  */
 export class Signer {
   readonly #mediaKey: Buffer;
@@ -33,16 +34,29 @@ export class Signer {
     return same(expected, parts.mac) ? parts.userId : undefined;
   }
 
-  socketToken(userId: string, exp: number): string {
-    return `${SOCKET_PREFIX}${exp}.${userId}.${mac(this.#socketKey, `${userId}\n${exp}`)}`;
+  socketToken(userId: string, credential: Credential, exp: number): string {
+    const cred = `${credential.kind === 'session' ? 's' : 't'}_${credential.id}`;
+    return `${SOCKET_PREFIX}${exp}.${userId}.${cred}.${mac(this.#socketKey, `${userId}\n${cred}\n${exp}`)}`;
   }
 
-  verifySocketToken(token: string, nowSeconds = Date.now() / 1000): string | undefined {
+  verifySocketToken(
+    token: string,
+    nowSeconds = Date.now() / 1000,
+  ): { userId: string; credential: Credential } | undefined {
     if (!token.startsWith(SOCKET_PREFIX)) return undefined;
-    const parts = parse(token.slice(SOCKET_PREFIX.length));
-    if (!parts || parts.exp <= nowSeconds) return undefined;
-    return same(mac(this.#socketKey, `${parts.userId}\n${parts.exp}`), parts.mac) ? parts.userId : undefined;
+    const [exp, userId, cred, m, ...rest] = token.slice(SOCKET_PREFIX.length).split('.');
+    const parts = parse(`${exp}.${userId}.${m}`);
+    const c = /^([st])_(.+)$/.exec(cred ?? '');
+    if (rest.length > 0 || !parts || !c || !UUID.test(c[2]!) || parts.exp <= nowSeconds) return undefined;
+    if (!same(mac(this.#socketKey, `${parts.userId}\n${cred}\n${parts.exp}`), parts.mac)) return undefined;
+    return { userId: parts.userId, credential: { kind: c[1] === 's' ? 'session' : 'api_token', id: c[2]! } };
   }
+}
+
+/** The secret a request authenticated with, by its row id: what a live socket is tied to. */
+export interface Credential {
+  kind: 'session' | 'api_token';
+  id: string;
 }
 
 export const SOCKET_PREFIX = 'cdw_';

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { authenticate, findUser, type User } from '../accounts/accounts.ts';
+import { type Authenticated, authenticate, findUser, type User } from '../accounts/accounts.ts';
 import { SIGNED_MEDIA_ROUTES } from '../accounts/media-urls.ts';
+import type { Credential } from '../accounts/signing.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { assertSameOrigin, isUpgrade, needsSameOrigin } from './same-origin.ts';
@@ -18,6 +19,8 @@ export interface RequestAuth {
   via: AuthVia;
   /** What the secret was: a session (login token or cookie), an API token, or a signed capability. */
   kind: 'session' | 'api_token' | 'signed';
+  /** The session or API token behind it (absent for a signed media URL). */
+  credential?: Credential;
 }
 
 declare module 'fastify' {
@@ -57,6 +60,9 @@ const queryOf = (req: FastifyRequest, name: string): string | undefined => {
 };
 const pathOf = (req: FastifyRequest) => req.url.split('?', 1)[0]!;
 
+const credentialOf = (a: Authenticated): Credential =>
+  a.kind === 'session' ? { kind: 'session', id: a.sessionId } : { kind: 'api_token', id: a.tokenId };
+
 const refused = (message?: string) => new AppError('UNAUTHENTICATED', message);
 
 /** Who the request is, and how it said so; throws 401/403 with the reason. */
@@ -69,7 +75,7 @@ export async function authenticateRequest(
   if (bearer) {
     const found = await authenticate(ctx.db, ctx.config, bearer);
     if (!found) throw refused('This token is not valid (expired, revoked or unknown). Sign in again.');
-    return { user: found.user, auth: { via: 'bearer', kind: found.kind } };
+    return { user: found.user, auth: { via: 'bearer', kind: found.kind, credential: credentialOf(found) } };
   }
 
   const sig = queryOf(req, 'sig');
@@ -87,14 +93,14 @@ export async function authenticateRequest(
 
   const query = queryOf(req, 'token');
   if (query && isUpgrade(req)) {
-    const userId = ctx.signer.verifySocketToken(query);
-    const user = userId ? await findUser(ctx.db, userId) : undefined;
-    if (!user) {
+    const verified = ctx.signer.verifySocketToken(query);
+    const user = verified ? await findUser(ctx.db, verified.userId) : undefined;
+    if (!user || !verified) {
       throw refused(
         '?token= takes only a live-socket token, valid for a minute: get one from POST /api/ws/token, or send "Authorization: Bearer <token>".',
       );
     }
-    return { user, auth: { via: 'socket-token', kind: 'signed' } };
+    return { user, auth: { via: 'socket-token', kind: 'signed', credential: verified.credential } };
   }
 
   const cookie = cookieOf(req);
@@ -104,7 +110,7 @@ export async function authenticateRequest(
     const found = await authenticate(ctx.db, ctx.config, cookie);
     if (found?.kind === 'session') {
       if (found.slid) setSessionCookie(ctx, req, reply, cookie);
-      return { user: found.user, auth: { via: 'cookie', kind: 'session' } };
+      return { user: found.user, auth: { via: 'cookie', kind: 'session', credential: credentialOf(found) } };
     }
   }
 

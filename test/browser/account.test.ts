@@ -7,8 +7,9 @@ import { artifactsDir, ensureWebBuilt, launchBrowser, signUpInBrowser } from './
 
 /**
  * The account's security in the web app: the cookie session survives a reload, API tokens are
- * created (shown once), listed with their last use and revoked, and "Sign out everywhere" and
- * "Sign out" revoke sessions on the server, not just in this tab. An API-only node.
+ * created (shown once), listed with their last use and revoked, a sign-out from elsewhere ends
+ * the app's session, and "Sign out everywhere" and "Sign out" revoke sessions on the server,
+ * not just in this tab. An API-only node.
  */
 let server: TestServer;
 let browser: Browser;
@@ -19,7 +20,8 @@ const PASSWORD = 'correct horse battery';
 
 beforeAll(async () => {
   await Promise.all([ensureWebBuilt(), mkdir(artifactsDir, { recursive: true })]);
-  server = await startTestServer({ CLIPDOCK_ROLE: 'api' });
+  // Live sockets' credentials are re-checked every ping round: a second here.
+  server = await startTestServer({ CLIPDOCK_ROLE: 'api', LIVE_PING_INTERVAL_SECONDS: '1' });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   page = await context.newPage();
@@ -32,6 +34,22 @@ afterAll(async () => {
 
 const meWith = (headers: Record<string, string>) =>
   fetch(`${server.url}/api/me`, { headers }).then((r) => r.status);
+async function signInThroughForm(p: Page): Promise<void> {
+  await p.getByRole('tab', { name: 'Sign in' }).click();
+  await p.getByLabel('Email').fill(EMAIL);
+  await p.getByLabel('Password').fill(PASSWORD);
+  await p.getByRole('button', { name: 'Sign in' }).last().click();
+  await p.locator('.conn.ok').waitFor({ timeout: 15_000 });
+}
+/** A sign-in from elsewhere (a script, another device) of the same account: its login token. */
+async function loginToken(): Promise<string> {
+  const res = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+  });
+  return ((await res.json()) as { token: string }).token;
+}
 const sessionCookie = async () => {
   const c = (await context.cookies()).find((x) => x.name === 'clipdock_token');
   if (!c) throw new Error('no session cookie');
@@ -73,33 +91,35 @@ describe('account security in the web app', () => {
     expect(await meWith({ authorization: `Bearer ${token}` })).toBe(401);
   });
 
-  it('signs out everywhere: this browser and every login token, on the server', async () => {
-    const login = await fetch(`${server.url}/api/auth/login`, {
+  it('leaves the app when its session is signed out from another device (the server ends its socket)', async () => {
+    const cookie = await sessionCookie();
+    const token = await loginToken();
+    const out = await fetch(`${server.url}/api/auth/logout-all`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+      headers: { authorization: `Bearer ${token}` },
     });
-    const { token } = (await login.json()) as { token: string };
+    expect(out.status).toBe(200);
+    await page.getByRole('button', { name: 'Create account' }).first().waitFor({ timeout: 20_000 });
+    expect(await meWith({ cookie })).toBe(401);
+  });
+
+  it('signs out everywhere from Settings: this browser and every login token, on the server', async () => {
+    await signInThroughForm(page);
+    const token = await loginToken();
     expect(await meWith({ authorization: `Bearer ${token}` })).toBe(200);
     const cookie = await sessionCookie();
 
+    await page.getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('button', { name: 'Sign out everywhere' }).click();
-    await page.getByRole('group', { name: 'Confirm sign out everywhere' }).waitFor();
-    await page
-      .getByRole('group', { name: 'Confirm sign out everywhere' })
-      .getByRole('button', { name: 'Sign out everywhere' })
-      .click();
+    const confirm = page.getByRole('group', { name: 'Confirm sign out everywhere' });
+    await confirm.getByRole('button', { name: 'Sign out everywhere' }).click();
     await page.getByRole('button', { name: 'Create account' }).first().waitFor();
     expect(await meWith({ authorization: `Bearer ${token}` })).toBe(401);
     expect(await meWith({ cookie })).toBe(401);
   });
 
   it('signs in again, and Sign out revokes that session on the server', async () => {
-    await page.getByRole('tab', { name: 'Sign in' }).click();
-    await page.getByLabel('Email').fill(EMAIL);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).last().click();
-    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    await signInThroughForm(page);
     const cookie = await sessionCookie();
     expect(await meWith({ cookie })).toBe(200);
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();

@@ -101,7 +101,10 @@ describe('personal API tokens', () => {
     const past = await create(s.token, { name: 'old', expiresAt: new Date(Date.now() - 1000).toISOString() });
     expect(past.status).toBe(400);
     expect(await errorCode(past)).toBe('API_TOKEN_EXPIRY_INVALID');
-    expect((await create(s.token, { name: '' })).status).toBe(400);
+    for (const name of ['', ' ', 'nul\u0000byte', 'x'.repeat(101)]) {
+      expect((await create(s.token, { name })).status, JSON.stringify(name)).toBe(400);
+    }
+    expect((await create(s.token, { name: 'late', expiresAt: 'tomorrow' })).status).toBe(400);
 
     const { id, token } = (await (await create(s.token, { name: 'short' })).json()) as TokenDto & {
       token: string;

@@ -14,7 +14,13 @@ const SECRET = 'sessions-test-signing-secret-0123456789';
 let server: TestServer;
 beforeAll(async () => {
   // No worker: nothing here needs processing.
-  server = await startTestServer({ CLIPDOCK_ROLE: 'api', SIGNING_SECRET: SECRET, SESSION_TTL_HOURS: '24' });
+  server = await startTestServer({
+    CLIPDOCK_ROLE: 'api',
+    SIGNING_SECRET: SECRET,
+    SESSION_TTL_HOURS: '24',
+    // Live sockets' credentials are re-checked every ping round.
+    LIVE_PING_INTERVAL_SECONDS: '1',
+  });
 });
 afterAll(async () => {
   await server?.stop();
@@ -97,6 +103,55 @@ describe('sessions', () => {
     expect((await me({ cookie: a.cookie })).status).toBe(401);
     expect((await me(bearer(a2.token))).status).toBe(401);
     expect((await me(bearer(other.token))).status).toBe(200);
+  });
+});
+
+describe('live sockets end with their credential', () => {
+  const open = async (opts: Parameters<typeof openSocket>[1]) => {
+    const r = await openSocket(server.url, opts);
+    if (!('ws' in r)) throw new Error(`upgrade refused: ${r.status}`);
+    const closed = new Promise<number>((resolve) => r.ws.once('close', (code) => resolve(code)));
+    return { ws: r.ws, closed };
+  };
+
+  it('closes the sockets of a logged-out session, of every session signed out, of a revoked token', async () => {
+    const s = await signInAsBrowser(server.url);
+    const other = await signInAsBrowser(server.url, 'login', s.email);
+    const created = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(s.token) },
+      body: JSON.stringify({ name: 'watcher' }),
+    });
+    const apiToken = (await created.json()) as { id: string; token: string };
+    const minted = await fetch(`${server.url}/api/ws/token`, {
+      method: 'POST',
+      headers: bearer(apiToken.token),
+    });
+    const socketToken = ((await minted.json()) as { token: string }).token;
+
+    const byCookie = await open({ headers: { cookie: s.cookie }, origin: server.url });
+    const byLogin = await open({ headers: bearer(other.token) });
+    const byApiToken = await open({ headers: bearer(apiToken.token) });
+    const bySocketToken = await open({ query: `?token=${encodeURIComponent(socketToken)}` });
+
+    expect((await logout(bearer(other.token))).status).toBe(200);
+    expect(await byLogin.closed).toBe(4401);
+    expect(byCookie.ws.readyState).toBe(byCookie.ws.OPEN);
+
+    expect((await logout({ cookie: s.cookie, origin: server.url }, '/api/auth/logout-all')).status).toBe(200);
+    expect(await byCookie.closed).toBe(4401);
+    expect(byApiToken.ws.readyState).toBe(byApiToken.ws.OPEN);
+    expect(bySocketToken.ws.readyState).toBe(bySocketToken.ws.OPEN);
+
+    // Revoked with a fresh sign-in (the old sessions are gone).
+    const again = await signInAsBrowser(server.url, 'login', s.email);
+    const del = await fetch(`${server.url}/api/tokens/${apiToken.id}`, {
+      method: 'DELETE',
+      headers: bearer(again.token),
+    });
+    expect(del.status).toBe(204);
+    expect(await byApiToken.closed).toBe(4401);
+    expect(await bySocketToken.closed).toBe(4401);
   });
 });
 
@@ -204,7 +259,16 @@ describe('tokens in URLs', () => {
     expect(await openSocket(server.url, { query: `?token=${encodeURIComponent(tampered)}` })).toEqual({
       status: 401,
     });
-    const expired = new Signer(SECRET).socketToken(s.user.id, Math.floor(Date.now() / 1000) - 1);
+    const session = await db()
+      .selectFrom('auth_sessions')
+      .select('id')
+      .where('user_id', '=', s.user.id)
+      .executeTakeFirstOrThrow();
+    const expired = new Signer(SECRET).socketToken(
+      s.user.id,
+      { kind: 'session', id: session.id },
+      Math.floor(Date.now() / 1000) - 1,
+    );
     expect(await openSocket(server.url, { query: `?token=${encodeURIComponent(expired)}` })).toEqual({
       status: 401,
     });

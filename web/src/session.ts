@@ -55,6 +55,15 @@ export async function signIn(mode: 'signup' | 'login', email: string, password: 
   await loadAccount();
 }
 
+/** After the server ended the live socket's session (signed out elsewhere, expired): is it over? */
+export async function checkStillSignedIn(): Promise<void> {
+  try {
+    await Api.me();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) signedOut();
+  }
+}
+
 const signedOut = () => appStore.set({ user: null, me: null, projects: [], projectId: null, videos: {} });
 
 export async function signOut(): Promise<void> {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { login, signup } from '../../accounts/accounts.ts';
 import { revokeApiTokenByValue } from '../../accounts/api-tokens.ts';
 import { revokeAllSessions, revokeSession, SESSION_PREFIX } from '../../accounts/sessions.ts';
+import { AppError } from '../../errors.ts';
 import { bearerOf, clearSessionCookie, cookieOf, requireSession, setSessionCookie, userOf } from '../auth.ts';
 import type { RouteModule } from '../route-module.ts';
 import { assertSameOrigin } from '../same-origin.ts';
@@ -91,9 +92,11 @@ export const authRoutes: RouteModule = (app, ctx) => {
       },
     },
     async (req) => {
+      const credential = req.auth?.credential;
+      if (!credential) throw new AppError('UNAUTHENTICATED');
       const exp = Math.floor(Date.now() / 1000) + SOCKET_TOKEN_SECONDS;
       return {
-        token: ctx.signer.socketToken(userOf(req).id, exp),
+        token: ctx.signer.socketToken(userOf(req).id, credential, exp),
         expiresAt: new Date(exp * 1000).toISOString(),
       };
     },

@@ -20,7 +20,12 @@ export const tokenRoutes: RouteModule = (app, ctx) => {
         tags: ['auth'],
         summary: 'Create a personal API token; the answer is the only time it is shown',
         body: z.object({
-          name: z.string().trim().min(1).max(100),
+          name: z
+            .string()
+            .trim()
+            .min(1)
+            .max(100)
+            .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
           expiresAt: z.iso.datetime({ offset: true }).optional(),
         }),
         response: { 201: tokenDto.extend({ token: z.string() }) },

@@ -81,6 +81,8 @@ const schema = z.object({
   ASSEMBLYAI_API_KEY: z.string().min(1).optional(),
   ASSEMBLYAI_BASE_URL: z.url().default('https://api.assemblyai.com'),
   SIGNING_SECRET: z.string().min(16).optional(),
+  SESSION_TTL_HOURS: int(1).default(7 * 24),
+  MEDIA_URL_TTL_SECONDS: int(60).default(3600),
   LIVE_PING_INTERVAL_SECONDS: int(1).default(30),
   BODY_IDLE_TIMEOUT_SECONDS: int(1).default(60),
   MAX_CONCURRENT_UPLOADS_PER_USER: int(1).default(8),
@@ -151,6 +153,12 @@ export interface Config {
   media: { ffmpegPath: string | undefined; ffprobePath: string | undefined };
   transcription: { assemblyAiApiKey: string | undefined; assemblyAiBaseUrl: string };
   signingSecret: string | undefined;
+  auth: {
+    /** A session unused for this long expires; every use pushes its expiry this far ahead. */
+    sessionTtlHours: number;
+    /** Signed media URLs are valid at least this long (see src/accounts/media-urls.ts). */
+    mediaUrlTtlSeconds: number;
+  };
   /** WebSocket ping period; a socket that missed the previous ping is dropped. */
   livePingIntervalSeconds: number;
   /** Limits on what one connection or one user may hold (slow and greedy clients). */
@@ -236,6 +244,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     media: { ffmpegPath: c.FFMPEG_PATH, ffprobePath: c.FFPROBE_PATH },
     transcription: { assemblyAiApiKey: c.ASSEMBLYAI_API_KEY, assemblyAiBaseUrl: c.ASSEMBLYAI_BASE_URL },
     signingSecret: c.SIGNING_SECRET,
+    auth: { sessionTtlHours: c.SESSION_TTL_HOURS, mediaUrlTtlSeconds: c.MEDIA_URL_TTL_SECONDS },
     livePingIntervalSeconds: c.LIVE_PING_INTERVAL_SECONDS,
     connections: {
       bodyIdleTimeoutSeconds: c.BODY_IDLE_TIMEOUT_SECONDS,

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Signer } from './accounts/signing.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/database.ts';
 import type { ToolchainInfo } from './media/toolchain.ts';
@@ -17,4 +18,6 @@ export interface AppContext {
   log: FastifyBaseLogger;
   /** The media tools this node checked at start (a node that runs the worker); absent on API-only nodes. */
   toolchain?: ToolchainInfo;
+  /** Signs media URLs and live-socket tokens with SIGNING_SECRET (or the one kept in the database). */
+  signer: Signer;
 }

@@ -8,6 +8,24 @@ export const ERRORS = {
   UNAUTHENTICATED: [401, 'Sign in first: send "Authorization: Bearer <token>".'],
   INVALID_CREDENTIALS: [401, 'The email or password is wrong.'],
   FORBIDDEN: [403, 'You may not do this.'],
+  CROSS_ORIGIN_REFUSED: [
+    403,
+    'This request came from another site or page than this app. Use the app itself, or send "Authorization: Bearer <token>" from scripts.',
+  ],
+  SIGNED_URL_INVALID: [
+    403,
+    'This link has expired or was altered. Open the video again to get a fresh link.',
+  ],
+  SESSION_REQUIRED: [
+    403,
+    'A personal API token cannot do this. Sign in (the web app, or POST /api/auth/login) and try again.',
+  ],
+  API_TOKEN_NOT_FOUND: [404, 'No such API token in your account (it may be revoked already).'],
+  API_TOKEN_EXPIRY_INVALID: [400, 'expiresAt must be a time in the future.'],
+  TOO_MANY_API_TOKENS: [
+    409,
+    'You have too many API tokens. Revoke ones you no longer use, then create it again.',
+  ],
   NOT_FOUND: [404, 'Nothing is here.'],
   VIDEO_NOT_FOUND: [404, 'No such video in your library.'],
   PROJECT_NOT_FOUND: [404, 'No such project in your account.'],

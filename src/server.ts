@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { loadSigningSecret, Signer } from './accounts/signing.ts';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { openDatabase } from './db/database.ts';
@@ -66,7 +67,8 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
     await migrateToLatest(database.db, databaseUrl);
 
     const store = await createObjectStore(config.storage);
-    const ctx: AppContext = { config, db: database.db, databaseUrl, store, log, toolchain };
+    const signer = new Signer(await loadSigningSecret(database.db, config.signingSecret));
+    const ctx: AppContext = { config, db: database.db, databaseUrl, store, log, signer, toolchain };
 
     // Each role loads only its own modules: a worker-only node never loads the HTTP stack (and
     // an API-only node not the pipeline), which keeps its memory down.

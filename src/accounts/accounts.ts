@@ -1,32 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Config } from '../config.ts';
 import { openAccount } from '../credits/ledger.ts';
 import type { Db } from '../db/database.ts';
 import { AppError } from '../errors.ts';
+import { API_TOKEN_PREFIX, findApiToken } from './api-tokens.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
+import { createSession, findSession, SESSION_PREFIX } from './sessions.ts';
 
 export interface User {
   id: string;
   email: string;
 }
 
-/** Tokens are random 32 bytes shown once; only their SHA-256 is stored. */
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
-
-async function issueToken(db: Db, userId: string): Promise<string> {
-  const token = `cdk_${randomBytes(32).toString('base64url')}`;
-  await db
-    .insertInto('api_tokens')
-    .values({ user_id: userId, token_hash: hashToken(token) })
-    .execute();
-  return token;
-}
-
 /** Creates the user, their default project and their credit account, in one transaction. */
 export async function signup(
   db: Db,
-  limits: Config['limits'],
+  config: Pick<Config, 'limits' | 'auth'>,
   email: string,
   password: string,
 ): Promise<{ token: string; user: User }> {
@@ -43,20 +32,25 @@ export async function signup(
         .insertInto('projects')
         .values({ user_id: u.id, name: 'My videos', is_default: true })
         .execute();
-      await openAccount(tx, u.id, limits.startingCredits);
+      await openAccount(tx, u.id, config.limits.startingCredits);
       return u;
     })
     .catch((err: { code?: string; constraint?: string }) => {
       if (err.code === '23505' && err.constraint === 'users_email_key') throw new AppError('EMAIL_TAKEN');
       throw err;
     });
-  return { token: await issueToken(db, user.id), user };
+  return { token: await createSession(db, user.id, config.auth.sessionTtlHours), user };
 }
 
 // Compared against when the email is unknown, so both paths cost one scrypt (no user enumeration by timing).
 let dummyHash: Promise<string> | undefined;
 
-export async function login(db: Db, email: string, password: string): Promise<{ token: string; user: User }> {
+export async function login(
+  db: Db,
+  config: Pick<Config, 'auth'>,
+  email: string,
+  password: string,
+): Promise<{ token: string; user: User }> {
   const row = await db
     .selectFrom('users')
     .select(['id', 'email', 'password_hash'])
@@ -65,19 +59,32 @@ export async function login(db: Db, email: string, password: string): Promise<{ 
   dummyHash ??= hashPassword('not-a-password');
   const ok = await verifyPassword(password, row?.password_hash ?? (await dummyHash));
   if (!row || !ok) throw new AppError('INVALID_CREDENTIALS');
-  return { token: await issueToken(db, row.id), user: { id: row.id, email: row.email } };
+  const token = await createSession(db, row.id, config.auth.sessionTtlHours);
+  return { token, user: { id: row.id, email: row.email } };
 }
 
-/** The user a bearer token belongs to, or undefined. */
-export async function authenticate(db: Db, token: string): Promise<User | undefined> {
-  const row = await db
-    .selectFrom('api_tokens')
-    .innerJoin('users', 'users.id', 'api_tokens.user_id')
-    .select(['users.id', 'users.email'])
-    .where('api_tokens.token_hash', '=', hashToken(token))
-    .where((eb) =>
-      eb.or([eb('api_tokens.expires_at', 'is', null), eb('api_tokens.expires_at', '>', sql<Date>`now()`)]),
-    )
-    .executeTakeFirst();
-  return row;
+/** Who a bearer secret authenticates, and as what: a session (login token or cookie) or an API token. */
+export type Authenticated =
+  | { kind: 'session'; user: User; sessionId: string; slid: boolean }
+  | { kind: 'api_token'; user: User; tokenId: string };
+
+/** The owner of a session or API token, by its prefix; undefined when unknown, expired or revoked. */
+export async function authenticate(
+  db: Db,
+  config: Pick<Config, 'auth'>,
+  token: string,
+): Promise<Authenticated | undefined> {
+  if (token.startsWith(SESSION_PREFIX)) {
+    const s = await findSession(db, token, config.auth.sessionTtlHours);
+    return s && { kind: 'session', ...s };
+  }
+  if (token.startsWith(API_TOKEN_PREFIX)) {
+    const t = await findApiToken(db, token);
+    return t && { kind: 'api_token', ...t };
+  }
+  return undefined;
+}
+
+export async function findUser(db: Db, id: string): Promise<User | undefined> {
+  return db.selectFrom('users').select(['id', 'email']).where('id', '=', id).executeTakeFirst();
 }

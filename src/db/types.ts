@@ -35,6 +35,22 @@ export interface ApiTokensTable {
   created_at: Generated<Date>;
   last_used_at: NullableTimestamp;
   expires_at: NullableTimestamp;
+  name: string;
+}
+
+export interface AuthSessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  token_hash: string;
+  created_at: Generated<Date>;
+  last_seen_at: Generated<Date>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+export interface AppSecretsTable {
+  name: string;
+  value: string;
+  created_at: Generated<Date>;
 }
 
 export interface ProjectsTable {
@@ -185,6 +201,8 @@ export interface ProcessingRequestsTable {
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
+  auth_sessions: AuthSessionsTable;
+  app_secrets: AppSecretsTable;
   projects: ProjectsTable;
   upload_sessions: UploadSessionsTable;
   videos: VideosTable;

@@ -16,6 +16,7 @@ import { accountRoutes, healthRoutes } from './routes/account.ts';
 import { authRoutes } from './routes/auth.ts';
 import { processingRoutes } from './routes/processing.ts';
 import { timelineRoutes } from './routes/timeline.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { videoRoutes } from './routes/videos.ts';
 import { serverTimeouts } from './timeouts.ts';
@@ -31,6 +32,7 @@ declare module 'fastify' {
 const routeModules: RouteModule[] = [
   healthRoutes,
   authRoutes,
+  tokenRoutes,
   accountRoutes,
   timelineRoutes,
   uploadRoutes,
@@ -73,7 +75,7 @@ export async function buildHttpServer(ctx: AppContext, extra: RouteModule[] = []
     transform: jsonSchemaTransform,
   });
 
-  const auth = requireUser(ctx.db);
+  const auth = requireUser(ctx);
   app.addHook('preHandler', async (req, reply) => {
     if (req.routeOptions.config?.public || !req.url.startsWith('/api/')) return;
     if (req.routeOptions.url === undefined) return; // 404s render without auth

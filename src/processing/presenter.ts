@@ -1,6 +1,5 @@
+import { type MediaContext, objectUrl } from '../accounts/media-urls.ts';
 import type { AnalysisRow } from '../db/types.ts';
-import type { ObjectStore } from '../storage/object-store.ts';
-import { outputResponse } from '../storage/served-types.ts';
 import type {
   Checkpoint,
   Loudness,
@@ -99,26 +98,25 @@ export function presentAnalysis(row: AnalysisRow | undefined): PresentedAnalysis
   };
 }
 
-/** The API path that serves one output to its owner (HTTP Range; `?token=` works for media elements). */
+/** The API path that serves one output to its owner (HTTP Range); handed out signed (media-urls.ts). */
 export const outputPath = (videoId: string, name: string) =>
   `/api/videos/${encodeURIComponent(videoId)}/outputs/${name}`;
 
 /**
- * URLs of the stored outputs, or null before the converted video exists. On S3 they are
- * short-lived signed URLs the browser fetches directly; on disk, API paths served with Range.
+ * URLs of the stored outputs, or null before the converted video exists: short-lived signed URLs
+ * a media element loads without headers. On S3 the browser fetches the bucket directly; on disk,
+ * signed API paths served with Range.
  */
 export async function presentOutputs(
+  ctx: MediaContext,
+  userId: string,
   videoId: string,
   row: AnalysisRow | undefined,
-  store: ObjectStore,
 ): Promise<PresentedOutputs | null> {
   const o = (row?.outputs ?? {}) as StoredOutputs;
   if (!o.video) return null;
-  const url = async (key: string | undefined): Promise<string | null> => {
-    if (!key) return null;
-    const signed = await store.signedUrl(key, 3600, outputResponse(key));
-    return signed ?? outputPath(videoId, key.slice(key.lastIndexOf('/') + 1));
-  };
+  const url = async (key: string | undefined): Promise<string | null> =>
+    key ? objectUrl(ctx, key, outputPath(videoId, key.slice(key.lastIndexOf('/') + 1)), userId) : null;
   return {
     video: await url(o.video),
     poster: await url(o.poster),

@@ -1,3 +1,4 @@
+import { originalPath, signedPath } from '../accounts/media-urls.ts';
 import { type CleanupItem, scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
 import { releaseReservation } from '../credits/ledger.ts';
@@ -29,6 +30,8 @@ import { presentVideo, presentVideos, type VideoDto, videoEventOf } from './vide
 
 /** The library's decisions: what a user may see and change of their videos. */
 
+const ORIGINAL_STORED: VideoStatus[] = ['uploaded', 'processing', 'ready'];
+
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
@@ -56,7 +59,7 @@ export async function listVideos(
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
-    videos: await presentVideos(page, ctx.store),
+    videos: await presentVideos(page, ctx),
     nextCursor:
       rows.length > limit && last ? encodeCursor({ createdAt: last.created_at_exact, id: last.id }) : null,
   };
@@ -84,7 +87,7 @@ export async function videoStatuses(
     'sessionId' in q
       ? await statesBySession(ctx.db, userId, q.sessionId)
       : await statesByIds(ctx.db, userId, q.videoIds);
-  const videos = (await presentVideos(rows, ctx.store)).map(
+  const videos = (await presentVideos(rows, ctx)).map(
     ({ id, name, status, step, progress, error, updatedAt }) => ({
       id,
       name,
@@ -105,14 +108,26 @@ export async function getVideo(
   ctx: AppContext,
   userId: string,
   videoId: string,
-): Promise<VideoDto & { analysis: PresentedAnalysis | null; outputs: PresentedOutputs | null }> {
+): Promise<
+  VideoDto & {
+    analysis: PresentedAnalysis | null;
+    outputs: PresentedOutputs | null;
+    originalUrl: string | null;
+  }
+> {
   const row = await findVideo(ctx.db, userId, videoId);
   if (!row) throw new AppError('VIDEO_NOT_FOUND');
   const analysis = await findAnalysis(ctx.db, videoId);
+  const outputs = row.status === 'ready' ? await presentOutputs(ctx, userId, videoId, analysis) : null;
+  const dto = await presentVideo(row, ctx);
   return {
-    ...(await presentVideo(row, ctx.store)),
+    ...dto,
+    // One signature for the one poster, whichever field a client reads it from.
+    posterUrl: outputs?.poster ?? dto.posterUrl,
     analysis: presentAnalysis(analysis),
-    outputs: row.status === 'ready' ? await presentOutputs(videoId, analysis, ctx.store) : null,
+    outputs,
+    // These statuses always have the stored original (the upload finished).
+    originalUrl: ORIGINAL_STORED.includes(row.status) ? signedPath(ctx, originalPath(videoId), userId) : null,
   };
 }
 
@@ -127,7 +142,7 @@ export async function renameVideo(
     const updated = await setName(tx, userId, videoId, name);
     if (!updated) throw new AppError('VIDEO_NOT_FOUND');
     const row = (await findVideo(tx, userId, videoId))!;
-    const dto = await presentVideo(row, ctx.store);
+    const dto = await presentVideo(row, ctx);
     await publishVideoEvent(tx, videoEventOf(row, dto, { name: dto.name }));
     return dto;
   });

@@ -1,9 +1,8 @@
+import { type MediaContext, objectUrl } from '../accounts/media-urls.ts';
 import type { VideoStatus } from '../db/types.ts';
 import type { VideoEvent } from '../events/video-events.ts';
 import { videoError } from '../processing/failure-policy.ts';
 import { outputPath } from '../processing/presenter.ts';
-import type { ObjectStore } from '../storage/object-store.ts';
-import { outputResponse } from '../storage/served-types.ts';
 
 /**
  * One video as every reader sees it — library list, detail, batch status and the WebSocket
@@ -26,7 +25,7 @@ export interface VideoDto {
   size: number;
   mimeType: string | null;
   durationSeconds: number | null;
-  /** URL of the poster image, once the video is ready. */
+  /** URL of the poster image, once the video is ready (short-lived, signed). */
   posterUrl: string | null;
   createdAt: string;
   updatedAt: string;
@@ -106,18 +105,17 @@ export function presentVideoState(row: VideoStateRow): Omit<VideoDto, 'posterUrl
   };
 }
 
-export async function presentVideo(row: VideoStateRow, store: ObjectStore): Promise<VideoDto> {
+export async function presentVideo(row: VideoStateRow, ctx: MediaContext): Promise<VideoDto> {
   let posterUrl: string | null = null;
   if (row.status === 'ready' && row.poster_key) {
-    posterUrl =
-      (await store.signedUrl(row.poster_key, 3600, outputResponse(row.poster_key))) ??
-      outputPath(row.id, row.poster_key.slice(row.poster_key.lastIndexOf('/') + 1));
+    const name = row.poster_key.slice(row.poster_key.lastIndexOf('/') + 1);
+    posterUrl = await objectUrl(ctx, row.poster_key, outputPath(row.id, name), row.user_id);
   }
   return { ...presentVideoState(row), posterUrl };
 }
 
-export const presentVideos = (rows: VideoStateRow[], store: ObjectStore) =>
-  Promise.all(rows.map((r) => presentVideo(r, store)));
+export const presentVideos = (rows: VideoStateRow[], ctx: MediaContext) =>
+  Promise.all(rows.map((r) => presentVideo(r, ctx)));
 
 /** The event that announces a video's current state (rename, or anything read back after a change). */
 export function videoEventOf(

@@ -85,6 +85,15 @@ describe('web app in a real browser', () => {
     await signUpInBrowser(page, server.url, 'casey@example.com', () => shot('01-sign-up'));
     await page.getByRole('heading', { name: 'Upload videos' }).waitFor();
     expect(await page.getByTestId('credits-balance').textContent()).toMatch(/^\d+$/);
+    // The session is an HttpOnly cookie: nothing a script on the page could read or send away.
+    const seen = await page.evaluate(() => ({
+      storage: JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+      cookie: document.cookie,
+    }));
+    expect(seen.storage).not.toMatch(/cdk_|cdp_|token/i);
+    expect(seen.cookie).not.toContain('clipdock_token');
+    const session = (await context.cookies()).find((c) => c.name === 'clipdock_token');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
     // Marks this page load: if the page reloads, the mark is gone.
     await page.evaluate(() => {
       (window as unknown as { __sameLoad: boolean }).__sameLoad = true;
@@ -170,9 +179,7 @@ describe('web app in a real browser', () => {
     await shot('05-failed');
 
     const id = await page.evaluate(async (n) => {
-      const res = await fetch('/api/videos?limit=50', {
-        headers: { authorization: `Bearer ${localStorage.getItem('clipdock.token')}` },
-      });
+      const res = await fetch('/api/videos?limit=50');
       const body = (await res.json()) as {
         videos: Array<{ id: string; name: string; error: { retryable: boolean } | null }>;
       };

@@ -42,10 +42,11 @@ export async function connectLive(
   token: string,
   opts: WebSocket.ClientOptions = {},
 ): Promise<LiveClient> {
-  const ws = new WebSocket(
-    `${baseUrl.replace(/^http/, 'ws')}/api/ws?token=${encodeURIComponent(token)}`,
-    opts,
-  );
+  // As a script connects: the Authorization header (a session or API token in the URL is refused).
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/api/ws`, {
+    ...opts,
+    headers: { authorization: `Bearer ${token}`, ...opts.headers },
+  });
   const messages: Msg[] = [];
   const waiters = new Set<() => void>();
   ws.on('message', (data) => {

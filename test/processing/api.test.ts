@@ -130,12 +130,18 @@ describe('processing API', () => {
     expect(ranged.headers.get('content-range')).toBe(`bytes 100-199/${size}`);
     expect(ranged.headers.get('content-type')).toBe('video/mp4');
     expect((await ranged.arrayBuffer()).byteLength).toBe(100);
-    // A media element cannot send headers: ?token= works.
-    const byToken = await fetch(`${server.url}/api/videos/${videoId}/outputs/poster.jpg?token=${user.token}`);
-    expect(byToken.status).toBe(200);
-    expect(byToken.headers.get('content-type')).toBe('image/jpeg');
-    const jpeg = Buffer.from(await byToken.arrayBuffer());
+    // A media element cannot send headers: it loads the signed URL the API hands out; the
+    // long-lived token in ?token= authorises nothing.
+    const { outputs } = (await (await user.api(`/api/videos/${videoId}`)).json()) as {
+      outputs: { poster: string };
+    };
+    const bySignature = await fetch(`${server.url}${outputs.poster}`);
+    expect(bySignature.status).toBe(200);
+    expect(bySignature.headers.get('content-type')).toBe('image/jpeg');
+    const jpeg = Buffer.from(await bySignature.arrayBuffer());
     expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
+    const byToken = await fetch(`${server.url}/api/videos/${videoId}/outputs/poster.jpg?token=${user.token}`);
+    expect(byToken.status).toBe(401);
     const sb = await user.api(`/api/videos/${videoId}/outputs/storyboard.json`);
     expect(await sb.json()).toMatchObject({ columns: 10, tileWidth: 160 });
 
@@ -159,9 +165,10 @@ describe('processing API', () => {
       silences: [expect.objectContaining({ start: expect.any(Number), end: expect.any(Number) })],
       transcript: { status: 'completed' },
     });
-    expect(video.outputs.video).toBe(`/api/videos/${videoId}/outputs/video.mp4`);
-    expect(video.outputs.poster).toBe(`/api/videos/${videoId}/outputs/poster.jpg`);
-    expect(video.outputs.storyboard).toBe(`/api/videos/${videoId}/outputs/storyboard.jpg`);
+    const signed = (name: string) => new RegExp(`^/api/videos/${videoId}/outputs/${name}\\?sig=[^&]+$`);
+    expect(video.outputs.video).toMatch(signed('video\\.mp4'));
+    expect(video.outputs.poster).toMatch(signed('poster\\.jpg'));
+    expect(video.outputs.storyboard).toMatch(signed('storyboard\\.jpg'));
 
     const balance = await credits(db(), user.user.id);
     const rep = await user.api(`/api/videos/${videoId}/reprocess`, { method: 'POST', body: '{}' });

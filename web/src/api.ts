@@ -85,6 +85,14 @@ export interface UploadSession {
     upload: { endpoint: string; metadata: Record<string, string> };
   }>;
 }
+/** A personal API token as listed (the token itself is shown once, at creation). */
+export interface ApiToken {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+}
 export interface TimelineItem {
   id?: string;
   videoId: string;
@@ -104,16 +112,12 @@ export class ApiError extends Error {
   }
 }
 
-const TOKEN_KEY = 'clipdock.token';
-export const tokenStore = {
-  get: (): string | null => localStorage.getItem(TOKEN_KEY),
-  set: (t: string | null) => (t ? localStorage.setItem(TOKEN_KEY, t) : localStorage.removeItem(TOKEN_KEY)),
-};
-
+/**
+ * Every call is authenticated by the session cookie (HttpOnly: no script of the page can read
+ * it, and nothing is kept in localStorage); the server accepts it from this origin only.
+ */
 export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const token = tokenStore.get();
   const headers: Record<string, string> = { ...(init.headers as Record<string, string> | undefined) };
-  if (token) headers.authorization = `Bearer ${token}`;
   if (init.body) headers['content-type'] = 'application/json';
   let res: Response;
   try {
@@ -137,11 +141,20 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
 const json = (method: string, body: unknown): RequestInit => ({ method, body: JSON.stringify(body) });
 
 export const Api = {
+  // The answer's token is for scripts; the app signs in with the cookie the same answer sets.
   signup: (email: string, password: string) =>
-    api<{ token: string; user: User }>('/api/auth/signup', json('POST', { email, password })),
+    api<{ user: User }>('/api/auth/signup', json('POST', { email, password })),
   login: (email: string, password: string) =>
-    api<{ token: string; user: User }>('/api/auth/login', json('POST', { email, password })),
+    api<{ user: User }>('/api/auth/login', json('POST', { email, password })),
   logout: () => api<unknown>('/api/auth/logout', { method: 'POST' }),
+  logoutEverywhere: () => api<unknown>('/api/auth/logout-all', { method: 'POST' }),
+  apiTokens: () => api<{ tokens: ApiToken[] }>('/api/tokens'),
+  createApiToken: (name: string, expiresAt: string | null) =>
+    api<ApiToken & { token: string }>(
+      '/api/tokens',
+      json('POST', expiresAt ? { name, expiresAt } : { name }),
+    ),
+  revokeApiToken: (id: string) => api<unknown>(`/api/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   me: () => api<Me>('/api/me'),
   projects: () => api<{ projects: Project[] }>('/api/projects'),
   createProject: (name: string) => api<{ project: Project }>('/api/projects', json('POST', { name })),

@@ -1,5 +1,5 @@
 import { Api, type Video, type VideoStatus } from './api.ts';
-import { refreshMe } from './session.ts';
+import { checkStillSignedIn, refreshMe } from './session.ts';
 import { appStore, forgetVideo, mergeVideos } from './store.ts';
 
 interface StatusMessage {
@@ -123,9 +123,8 @@ export function startLiveStatus(): () => void {
     if (stopped) return;
     appStore.set({ socket: attempt === 0 ? 'connecting' : 'reconnecting' });
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-    const token = localStorage.getItem('clipdock.token');
-    const url = `${proto}://${location.host}/api/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`;
-    const socket = new WebSocket(url);
+    // The session cookie goes with the upgrade; the server checks that it comes from this origin.
+    const socket = new WebSocket(`${proto}://${location.host}/api/ws`);
     ws = socket;
     socket.onopen = () => {
       snapshotIds = new Set();
@@ -134,10 +133,13 @@ export function startLiveStatus(): () => void {
       appStore.set({ socket: 'open' });
     };
     socket.onmessage = onMessage;
-    socket.onclose = () => {
+    socket.onclose = (ev) => {
       if (ws !== socket || stopped) return;
       ws = null;
       attempt += 1;
+      // 4401: the server ended this session. A refused reconnect looks like any drop, so after
+      // two of those ask too: a session that is over shows the sign-in screen, not "Reconnecting…".
+      if (ev.code === 4401 || attempt >= 2) void checkStillSignedIn();
       appStore.set({ socket: 'reconnecting' });
       const base = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
       timer = setTimeout(connect, base / 2 + Math.random() * base);

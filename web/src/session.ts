@@ -1,4 +1,4 @@
-import { Api, ApiError, tokenStore } from './api.ts';
+import { Api, ApiError } from './api.ts';
 import { appStore, mergeVideos } from './store.ts';
 
 const PROJECT_KEY = 'clipdock.project';
@@ -35,27 +35,44 @@ export function selectProject(projectId: string): void {
   void loadProjectVideos(projectId).catch(() => {});
 }
 
+/** The bearer token older versions kept in localStorage (readable by any script on the page). */
+const LEGACY_TOKEN_KEY = 'clipdock.token';
+
+/** At start-up: the HttpOnly session cookie, if any, says who is signed in; the server decides. */
 export async function startSession(): Promise<void> {
-  if (!tokenStore.get()) {
-    appStore.set({ ready: true });
-    return;
-  }
+  localStorage.removeItem(LEGACY_TOKEN_KEY);
   try {
     await loadAccount();
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) tokenStore.set(null);
+    if (!(err instanceof ApiError && err.status === 401)) console.warn('Could not load the account', err);
     appStore.set({ ready: true, user: null });
   }
 }
 
 export async function signIn(mode: 'signup' | 'login', email: string, password: string): Promise<void> {
-  const { token } = mode === 'signup' ? await Api.signup(email, password) : await Api.login(email, password);
-  tokenStore.set(token);
+  if (mode === 'signup') await Api.signup(email, password);
+  else await Api.login(email, password);
   await loadAccount();
 }
 
+/** After the server ended the live socket's session (signed out elsewhere, expired): is it over? */
+export async function checkStillSignedIn(): Promise<void> {
+  try {
+    await Api.me();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) signedOut();
+  }
+}
+
+const signedOut = () => appStore.set({ user: null, me: null, projects: [], projectId: null, videos: {} });
+
 export async function signOut(): Promise<void> {
   await Api.logout().catch(() => {});
-  tokenStore.set(null);
-  appStore.set({ user: null, me: null, projects: [], projectId: null, videos: {} });
+  signedOut();
+}
+
+/** Revokes every session of the account (every browser, every login token); API tokens stay. */
+export async function signOutEverywhere(): Promise<void> {
+  await Api.logoutEverywhere();
+  signedOut();
 }

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration';
 import * as m001 from './001_initial.ts';
 import * as m002 from './002_upload_resumes.ts';
 import * as m003 from './003_videos_updated_idx.ts';
+import * as m004 from './004_auth_sessions.ts';
 import * as m005 from './005_processing_limits.ts';
 import * as m007 from './007_rate_limits.ts';
 
@@ -10,6 +11,7 @@ export const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_upload_resumes': m002,
   '003_videos_updated_idx': m003,
+  '004_auth_sessions': m004,
   '005_processing_limits': m005,
   '007_rate_limits': m007,
 };

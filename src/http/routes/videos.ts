@@ -121,7 +121,16 @@ export const videoRoutes: RouteModule = (app, ctx) => {
         tags: ['videos'],
         summary: 'One video, with its analysis and, once ready, its outputs',
         params: idParams,
-        response: { 200: videoDto.extend({ analysis: z.unknown(), outputs: z.unknown() }) },
+        response: {
+          200: videoDto.extend({
+            analysis: z.unknown(),
+            outputs: z.unknown(),
+            originalUrl: z
+              .string()
+              .nullable()
+              .describe('Signed, short-lived URL of the original as uploaded'),
+          }),
+        },
       },
     },
     async (req) => getVideo(ctx, userOf(req).id, req.params.id),

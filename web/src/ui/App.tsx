@@ -5,14 +5,27 @@ import { appStore, useStore } from '../store.ts';
 import { AuthScreen } from './AuthScreen.tsx';
 import { Dashboard } from './Dashboard.tsx';
 import { Library } from './Library.tsx';
+import { Settings } from './Settings.tsx';
 import { TimelineView } from './Timeline.tsx';
 import { TopBar } from './TopBar.tsx';
 import { UploadProvider } from './upload-context.tsx';
 
-export type Tab = 'dashboard' | 'library' | 'timeline';
-const PATHS: Record<Tab, string> = { dashboard: '/', library: '/library', timeline: '/timeline' };
+export type Tab = 'dashboard' | 'library' | 'timeline' | 'settings';
+const PATHS: Record<Tab, string> = {
+  dashboard: '/',
+  library: '/library',
+  timeline: '/timeline',
+  settings: '/settings',
+};
+const LABELS: Record<Tab, string> = {
+  dashboard: 'Upload & processing',
+  library: 'Library',
+  timeline: 'Timeline',
+  settings: 'Settings',
+};
+const TABS = Object.keys(PATHS) as Tab[];
 const tabFromPath = (p: string): Tab =>
-  p.startsWith('/library') ? 'library' : p.startsWith('/timeline') ? 'timeline' : 'dashboard';
+  TABS.find((t) => t !== 'dashboard' && p.startsWith(PATHS[t])) ?? 'dashboard';
 
 export function App() {
   const ready = useStore(appStore, (s) => s.ready);
@@ -42,7 +55,7 @@ function SignedIn() {
       <div className="app">
         <TopBar />
         <nav className="tabs" aria-label="Sections">
-          {(['dashboard', 'library', 'timeline'] as const).map((t) => (
+          {TABS.map((t) => (
             <a
               key={t}
               href={PATHS[t]}
@@ -53,7 +66,7 @@ function SignedIn() {
                 go(t);
               }}
             >
-              {t === 'dashboard' ? 'Upload & processing' : t === 'library' ? 'Library' : 'Timeline'}
+              {LABELS[t]}
             </a>
           ))}
         </nav>
@@ -61,6 +74,7 @@ function SignedIn() {
           {tab === 'dashboard' && <Dashboard />}
           {tab === 'library' && <Library />}
           {tab === 'timeline' && <TimelineView />}
+          {tab === 'settings' && <Settings />}
         </main>
       </div>
     </UploadProvider>

@@ -1,6 +1,6 @@
 import * as tus from 'tus-js-client';
 import type { UploadLimits } from '../api.ts';
-import { Api, ApiError, tokenStore, type Video } from '../api.ts';
+import { Api, ApiError, type Video } from '../api.ts';
 import { createStore, mergeVideos } from '../store.ts';
 import { extensionOf, precheckFile } from './precheck.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
@@ -278,7 +278,7 @@ export class UploadManager {
         metadata: rec.metadata,
         chunkSize: this.chunkSize,
         retryDelays: backoff(),
-        headers: { authorization: `Bearer ${tokenStore.get() ?? ''}` },
+        // Authenticated by the session cookie: the endpoint is this app's own origin.
         storeFingerprintForResuming: false,
         onUploadUrlAvailable: () => {
           rec.uploadUrl = upload!.url;

@@ -305,10 +305,11 @@ describe('web app in a real browser', () => {
     await page.getByRole('link', { name: 'Timeline' }).click();
     const order = () =>
       page.getByTestId('timeline-item').evaluateAll((els) => els.map((e) => e.getAttribute('data-name')));
-    await expect.poll(order).toEqual([a, b]);
+    // Each add is a round trip to the server: on a loaded machine one takes more than a second.
+    await expect.poll(order, { timeout: 20_000 }).toEqual([a, b]);
     await page.getByTestId('timeline-item').nth(1).focus();
     await page.keyboard.press('Alt+ArrowUp');
-    await expect.poll(order).toEqual([b, a]);
+    await expect.poll(order, { timeout: 20_000 }).toEqual([b, a]);
     await page.getByText(/saved/).waitFor();
     await shot('08-timeline');
     // The sequence preview plays clip after clip.

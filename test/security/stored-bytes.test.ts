@@ -56,11 +56,12 @@ describe('stored bytes are never a page', () => {
     expect(get.headers.get('content-disposition')).toContain("filename*=UTF-8''clip.mp4");
     expect((await get.text()).includes('<script>')).toBe(true);
 
-    // A media-element style ?token= link, a Range request and a HEAD carry the same headers.
-    const byToken = await fetch(`${server.url}/api/videos/${videoId}/original?token=${user.token}`);
-    expect(byToken.status).toBe(200);
-    expectNeverAPage(byToken, 'attachment');
-    await byToken.arrayBuffer();
+    // A media-element style signed link, a Range request and a HEAD carry the same headers.
+    const detail = (await (await user.api(`/api/videos/${videoId}`)).json()) as { originalUrl: string };
+    const bySignedUrl = await fetch(new URL(detail.originalUrl, server.url));
+    expect(bySignedUrl.status).toBe(200);
+    expectNeverAPage(bySignedUrl, 'attachment');
+    await bySignedUrl.arrayBuffer();
     const ranged = await user.api(`/api/videos/${videoId}/original`, { headers: { range: 'bytes=8192-' } });
     expect(ranged.status).toBe(206);
     expectNeverAPage(ranged, 'attachment');

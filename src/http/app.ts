@@ -76,7 +76,9 @@ export async function buildHttpServer(ctx: AppContext, extra: RouteModule[] = []
   });
 
   const auth = requireUser(ctx);
-  app.addHook('preHandler', async (req, reply) => {
+  // Before body validation: a stranger learns only that they must sign in (401), not which
+  // fields a route wants.
+  app.addHook('preValidation', async (req, reply) => {
     if (req.routeOptions.config?.public || !req.url.startsWith('/api/')) return;
     if (req.routeOptions.url === undefined) return; // 404s render without auth
     await auth(req, reply);

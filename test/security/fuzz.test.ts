@@ -297,6 +297,16 @@ describe('bad input is always a 4xx', () => {
     expect(body.error.code).toMatch(/BAD_REQUEST|UNAUTHENTICATED/);
   });
 
+  it('a stranger sending a malformed body learns only that they must sign in (401 before 400)', async () => {
+    const res = await fetch(`${server.url}/api/upload-sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ files: 'not a list' }),
+    });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+  });
+
   it('a cursor that decodes to an impossible timestamp is a 400 INVALID_CURSOR', async () => {
     const cursor = Buffer.from(JSON.stringify(['2026-13-45 25:61:61', videoId])).toString('base64url');
     const res = await user.api(`/api/videos?cursor=${cursor}`);

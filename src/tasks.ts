@@ -4,6 +4,7 @@ import type { Tasks } from './jobs/worker.ts';
 import { recoverStalledVideos } from './processing/recovery.ts';
 import { processVideo } from './processing/runner.ts';
 import { expireUploads } from './uploads/expire.ts';
+import { deliverWebhook } from './webhooks/deliver.ts';
 
 /** The worker's task list: job name → the domain function that runs it. */
 export function workerTasks(ctx: AppContext): Tasks {
@@ -19,6 +20,9 @@ export function workerTasks(ctx: AppContext): Tasks {
     },
     expire_uploads: async () => {
       await expireUploads(ctx);
+    },
+    deliver_webhook: async (payload) => {
+      await deliverWebhook(ctx, payload.deliveryId);
     },
   };
 }

@@ -7,6 +7,7 @@ export interface JobPayloads {
   cleanup_storage: Record<string, never>;
   expire_uploads: Record<string, never>;
   recover_processing: Record<string, never>;
+  deliver_webhook: { deliveryId: string };
 }
 export type JobName = keyof JobPayloads;
 

@@ -32,6 +32,23 @@ async function startReceiver() {
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
       });
+      if (req.url === '/redirect') {
+        res.writeHead(307, { location: '/landed' });
+        res.end();
+        return;
+      }
+      if (req.url === '/silent') return; // never answers
+      if (req.url === '/endless') {
+        // An answer that never ends: the sender must stop reading, not buffer it all.
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        const chunk = Buffer.alloc(64 * 1024, 'x');
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        pump();
+        return;
+      }
       if (req.url === '/flaky' && ++flakyCalls <= 2) {
         res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('receiver is down for maintenance');
@@ -43,7 +60,12 @@ async function startReceiver() {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, received, close: () => new Promise<void>((r) => server.close(() => r())) };
+  const close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return { base, received, close };
 }
 
 /** Verifies with the Standard Webhooks reference verifier; returns the parsed payload. */
@@ -97,7 +119,11 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-webhooks-'));
     [server, receiver, clip] = await Promise.all([
-      startTestServer({ WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_SECONDS: '0.5' }),
+      startTestServer({
+        WEBHOOK_ALLOW_PRIVATE: 'true',
+        WEBHOOK_RETRY_BASE_SECONDS: '0.5',
+        WEBHOOK_TIMEOUT_SECONDS: '2',
+      }),
       startReceiver(),
       makeGood('h264_aac_mov', dir),
     ]);
@@ -195,6 +221,37 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
     expect(after).toMatchObject({ id: d!.id, lastStatusCode: 200 });
     expect(flaky()[3]!.headers['webhook-id']).toBe(`msg_${d!.id}`);
   }, 120_000);
+
+  it('follows no redirect, gives up on a silent receiver, and stops reading an endless answer', async () => {
+    const user = await signUp(server.url);
+    const hooks = new Map<string, string>();
+    for (const p of ['/redirect', '/silent', '/endless']) {
+      hooks.set(
+        p,
+        (await addWebhook(user.api, { url: `${receiver.base}${p}`, events: ['video.deleted'] })).id,
+      );
+    }
+    const videoId = await uploadedVideo(server, user.user.id, clip, { enqueue: false });
+    expect((await user.api(`/api/videos/${videoId}`, { method: 'DELETE' })).status).toBe(204);
+
+    const firstAttempt = (p: string) =>
+      waitFor(async () => {
+        const [d] = await deliveries(user.api, hooks.get(p)!);
+        return d && d.attempts >= 1 && d;
+      }, 60_000);
+    const redirected = await firstAttempt('/redirect');
+    expect(redirected).toMatchObject({ status: 'pending', lastStatusCode: 307 });
+    expect(redirected.error).toMatch(/redirect to \/landed not followed/);
+    expect(receiver.received.some((r) => r.path === '/landed')).toBe(false);
+
+    const silent = await firstAttempt('/silent');
+    expect(silent).toMatchObject({ status: 'pending', lastStatusCode: null });
+    expect(silent.error).toMatch(/no answer within 2 s/);
+
+    const endless = await firstAttempt('/endless');
+    expect(endless).toMatchObject({ status: 'pending', lastStatusCode: 500 });
+    expect(endless.error).toMatch(/^HTTP 500: x+$/);
+  }, 90_000);
 
   it("answers 404 for another user's webhook and its deliveries", async () => {
     const owner = await signUp(server.url);

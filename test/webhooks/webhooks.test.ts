@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { makeGood } from '../media/fixtures.ts';
+import { BAD_FILES, makeGood } from '../media/fixtures.ts';
 import { uploadedVideo, waitForStatus } from '../processing/helpers.ts';
 import { createSession, startTus, waitFor } from '../uploads/helpers.ts';
 
@@ -173,6 +173,14 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
       expect(d).toMatchObject({ videoId: file.videoId, attempts: 1, lastStatusCode: 200, error: null });
       expect(mine().some((r) => r.headers['webhook-id'] === `msg_${d.id}`)).toBe(true);
     }
+    // A rename repeats the status (ready): not news, so no delivery (rows are written in the
+    // rename's own transaction, so the log is complete once it answers).
+    const renamed = await user.api(`/api/videos/${file.videoId}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ name: 'renamed.mov' }),
+    });
+    expect(renamed.status).toBe(200);
+    expect((await deliveries(user.api, hook.id)).length).toBe(2);
     // The list never shows a secret.
     const listed = await (await user.api('/api/webhooks')).json();
     expect(JSON.stringify(listed)).not.toContain('whsec_');
@@ -252,6 +260,52 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
     expect(endless).toMatchObject({ status: 'pending', lastStatusCode: 500 });
     expect(endless.error).toMatch(/^HTTP 500: x+$/);
   }, 90_000);
+
+  it('announces a failed video as video.failed, and only to webhooks of its project', async () => {
+    const user = await signUp(server.url);
+    const db = server.node.ctx.db;
+    const home = await db
+      .selectFrom('projects')
+      .select('id')
+      .where('user_id', '=', user.user.id)
+      .executeTakeFirstOrThrow();
+    const elsewhere = await db
+      .insertInto('projects')
+      .values({ user_id: user.user.id, name: 'Elsewhere' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const failedOnly = await addWebhook(user.api, {
+      url: `${receiver.base}/failed`,
+      events: ['video.failed'],
+      projectId: home.id,
+    });
+    const otherProject = await addWebhook(user.api, {
+      url: `${receiver.base}/elsewhere`,
+      projectId: elsewhere.id,
+    });
+    const audio = path.join(dir, 'song.m4a');
+    await BAD_FILES.audio_only!.make(audio, dir);
+    const videoId = await uploadedVideo(server, user.user.id, audio);
+    await waitForStatus(db, videoId, ['failed']);
+
+    const [d] = await waitFor(async () => {
+      const log = await deliveries(user.api, failedOnly.id);
+      return log[0]?.status === 'delivered' && log;
+    }, 60_000);
+    expect(d).toMatchObject({ event: 'video.failed', videoId, attempts: 1 });
+    const got = receiver.received
+      .filter((r) => r.path === '/failed')
+      .map((r) => verified(failedOnly.secret, r));
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({
+      type: 'video.failed',
+      data: { id: videoId, status: 'failed', error: { code: 'NO_VIDEO_STREAM' } },
+    });
+    // Deleting it is not a failure, and the other project's webhook hears of neither.
+    expect((await user.api(`/api/videos/${videoId}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await deliveries(user.api, failedOnly.id)).length).toBe(1);
+    expect(await deliveries(user.api, otherProject.id)).toEqual([]);
+  }, 120_000);
 
   it("answers 404 for another user's webhook and its deliveries", async () => {
     const owner = await signUp(server.url);

@@ -8,6 +8,7 @@ export interface JobPayloads {
   expire_uploads: Record<string, never>;
   recover_processing: Record<string, never>;
   deliver_webhook: { deliveryId: string };
+  requeue_webhooks: Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

@@ -1,0 +1,34 @@
+import { sql } from 'kysely';
+import type { AppContext } from '../context.ts';
+import { enqueue } from '../jobs/queue.ts';
+import { deliveryJobKey } from './events.ts';
+
+/**
+ * Gives a job back to pending deliveries that have none (the `requeue_webhooks` cron task).
+ * An attempt's outcome and its next job are written together, so this only happens when the
+ * job itself gave up: graphile-worker ran out of attempts while the database was failing
+ * under it. Deliveries overdue by a few minutes with no runnable job under their key get one
+ * (add_job resets an exhausted job). Attempts are not counted here: the delivery keeps its
+ * remaining budget.
+ */
+export async function requeueStrandedDeliveries(ctx: AppContext): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`
+    SELECT d.id
+    FROM webhook_deliveries d
+    LEFT JOIN graphile_worker.jobs j ON j.key = 'deliver_webhook:' || d.id::text
+    WHERE d.status = 'pending'
+      AND d.next_attempt_at < now() - interval '5 minutes'
+      AND (j.id IS NULL OR (j.locked_at IS NULL AND j.attempts >= j.max_attempts))
+    ORDER BY d.next_attempt_at
+    LIMIT 500`.execute(ctx.db);
+  for (const { id } of rows) {
+    await enqueue(
+      ctx.db,
+      'deliver_webhook',
+      { deliveryId: id },
+      { jobKey: deliveryJobKey(id), maxAttempts: 5 },
+    );
+  }
+  if (rows.length > 0) ctx.log.warn({ count: rows.length }, 'requeued webhook deliveries whose job gave up');
+  return rows.map((r) => r.id);
+}

@@ -69,9 +69,8 @@ export function parseWebhookUrl(raw: string): URL {
 
 export interface WebhookTarget {
   url: URL;
-  /** The address the attempt connects to: one that passed the check. */
-  address: string;
-  family: 4 | 6;
+  /** The addresses the attempt may connect to: all of them passed the check. */
+  addresses: Array<{ address: string; family: 4 | 6 }>;
 }
 
 /**
@@ -96,6 +95,5 @@ export async function resolveWebhookTarget(raw: string, allowPrivate: boolean): 
   if (!allowPrivate && addresses.some((a) => isPrivateAddress(a.address))) {
     throw new AppError('WEBHOOK_URL_PRIVATE');
   }
-  const first = addresses[0]!;
-  return { url, address: first.address, family: first.family === 6 ? 6 : 4 };
+  return { url, addresses: addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })) };
 }

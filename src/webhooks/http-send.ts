@@ -27,11 +27,12 @@ export function postWebhook(
   body: string,
   timeoutMs: number,
 ): Promise<SendResult> {
-  const { url, address, family } = target;
-  // The connection goes to the address that passed the check, whatever DNS says a moment later.
+  const { url, addresses } = target;
+  // The connection goes to addresses that passed the check, whatever DNS says a moment later
+  // (all of them when Node tries several, "happy eyeballs"; else the first).
   const pinned: LookupFunction = (_host, opts, cb) => {
-    if (opts.all) cb(null, [{ address, family }]);
-    else cb(null, address, family);
+    if (opts.all) cb(null, addresses);
+    else cb(null, addresses[0]!.address, addresses[0]!.family);
   };
   const client = url.protocol === 'https:' ? https : http;
   return new Promise<SendResult>((resolve) => {

@@ -5,7 +5,7 @@ import { recoverStalledVideos } from './processing/recovery.ts';
 import { processVideo } from './processing/runner.ts';
 import { expireUploads } from './uploads/expire.ts';
 import { deliverWebhook } from './webhooks/deliver.ts';
-import { requeueStrandedDeliveries } from './webhooks/sweep.ts';
+import { sweepWebhookDeliveries } from './webhooks/sweep.ts';
 
 /** The worker's task list: job name → the domain function that runs it. */
 export function workerTasks(ctx: AppContext): Tasks {
@@ -26,7 +26,7 @@ export function workerTasks(ctx: AppContext): Tasks {
       await deliverWebhook(ctx, payload.deliveryId);
     },
     requeue_webhooks: async () => {
-      await requeueStrandedDeliveries(ctx);
+      await sweepWebhookDeliveries(ctx);
     },
   };
 }

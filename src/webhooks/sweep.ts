@@ -3,8 +3,26 @@ import type { AppContext } from '../context.ts';
 import { enqueue } from '../jobs/queue.ts';
 import { deliveryJobKey } from './events.ts';
 
+/** How long finished deliveries stay in the log. */
+export const DELIVERY_LOG_DAYS = 30;
+
+/** The `requeue_webhooks` cron task: stranded deliveries get a job, old finished ones go. */
+export async function sweepWebhookDeliveries(
+  ctx: AppContext,
+): Promise<{ requeued: string[]; pruned: number }> {
+  const requeued = await requeueStrandedDeliveries(ctx);
+  // In batches, so one sweep never holds a long lock; the next sweep takes the rest.
+  const res = await sql`
+    DELETE FROM webhook_deliveries WHERE id IN (
+      SELECT id FROM webhook_deliveries
+      WHERE status <> 'pending' AND created_at < now() - make_interval(days => ${DELIVERY_LOG_DAYS})
+      LIMIT 5000
+    )`.execute(ctx.db);
+  return { requeued, pruned: Number(res.numAffectedRows ?? 0) };
+}
+
 /**
- * Gives a job back to pending deliveries that have none (the `requeue_webhooks` cron task).
+ * Gives a job back to pending deliveries that have none .
  * An attempt's outcome and its next job are written together, so this only happens when the
  * job itself gave up: graphile-worker ran out of attempts while the database was failing
  * under it. Deliveries overdue by a few minutes with no runnable job under their key get one

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requeueStrandedDeliveries } from '../../src/webhooks/sweep.ts';
+import { sweepWebhookDeliveries } from '../../src/webhooks/sweep.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { BAD_FILES, makeGood } from '../media/fixtures.ts';
 import { uploadedVideo, waitForStatus } from '../processing/helpers.ts';
@@ -207,7 +207,7 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
     expect(await deliveries(user.api, otherProject.id)).toEqual([]);
   }, 120_000);
 
-  it('gives a job back to a pending delivery whose job gave up (requeue_webhooks sweep)', async () => {
+  it('gives a job back to a pending delivery whose job gave up and prunes old finished ones (requeue_webhooks sweep)', async () => {
     const user = await signUp(server.url);
     const hook = await addWebhook(user.api, { url: `${receiver.base}/stranded`, events: ['video.deleted'] });
     const db = server.node.ctx.db;
@@ -234,7 +234,23 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    expect(await requeueStrandedDeliveries(server.node.ctx)).toEqual([stranded.id]);
+    // Delivered 31 days ago: out of the log.
+    const old = await db
+      .insertInto('webhook_deliveries')
+      .values({
+        webhook_id: hook.id,
+        event_type: 'video.deleted',
+        video_id: '00000000-0000-4000-8000-000000000003',
+        payload: JSON.stringify({ type: 'video.deleted', timestamp: new Date().toISOString(), data: {} }),
+        status: 'delivered',
+        created_at: new Date(Date.now() - 31 * 86400_000),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const swept = await sweepWebhookDeliveries(server.node.ctx);
+    expect(swept.requeued).toEqual([stranded.id]);
+    expect(swept.pruned).toBeGreaterThanOrEqual(1);
+    expect((await deliveries(user.api, hook.id)).map((d) => d.id)).not.toContain(old.id);
     await waitFor(async () => {
       const log = await deliveries(user.api, hook.id);
       return log.find((d) => d.id === stranded.id)?.status === 'delivered';

@@ -22,7 +22,7 @@ export async function sweepWebhookDeliveries(
 }
 
 /**
- * Gives a job back to pending deliveries that have none .
+ * Gives a job back to pending deliveries that have none.
  * An attempt's outcome and its next job are written together, so this only happens when the
  * job itself gave up: graphile-worker ran out of attempts while the database was failing
  * under it. Deliveries overdue by a few minutes with no runnable job under their key get one

@@ -38,7 +38,13 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
     const user = await signUp(server.url);
     const hook = await addWebhook(user.api, { url: `${receiver.base}/ready` });
     expect(hook.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
-    expect(hook.events).toEqual(['video.uploaded', 'video.ready', 'video.failed', 'video.deleted']);
+    expect(hook.events).toEqual([
+      'video.uploaded',
+      'video.ready',
+      'video.failed',
+      'video.deleted',
+      'video.analysis.ready',
+    ]);
 
     const body = await readFile(clip);
     const session = await createSession(user.api, [{ name: 'phone.mov', size: body.length }]);

@@ -16,7 +16,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       url text NOT NULL CHECK (url ~ '^https?://' AND length(url) <= 2048),
       events text[] NOT NULL CHECK (
         cardinality(events) > 0
-        AND events <@ ARRAY['video.uploaded', 'video.ready', 'video.failed', 'video.deleted']::text[]
+        AND events <@ ARRAY[
+          'video.uploaded', 'video.ready', 'video.failed', 'video.deleted', 'video.analysis.ready'
+        ]::text[]
       ),
       secret text NOT NULL CHECK (secret LIKE 'whsec\\_%'),
       created_at timestamptz NOT NULL DEFAULT now()

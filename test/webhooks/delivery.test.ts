@@ -288,13 +288,21 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
     expect((await owner.api(`/api/webhooks/${hook.id}`, { method: 'DELETE' })).status).toBe(404);
   });
 
-  it('refuses URLs that are not http(s), and projects of another user', async () => {
+  it('refuses URLs that are not http(s), unknown or no events, and projects of another user', async () => {
     const user = await signUp(server.url);
     const stranger = await signUp(server.url);
     for (const url of ['ftp://example.com/hook', 'file:///etc/passwd', 'not a url', 'javascript:alert(1)']) {
       const res = await user.api('/api/webhooks', { method: 'POST', body: JSON.stringify({ url }) });
       expect(res.status, url).toBe(422);
       expect((await res.json()).error.code).toBe('WEBHOOK_URL_INVALID');
+    }
+    for (const events of [[], ['video.exploded']]) {
+      const res = await user.api('/api/webhooks', {
+        method: 'POST',
+        body: JSON.stringify({ url: `${receiver.base}/e`, events }),
+      });
+      expect(res.status, JSON.stringify(events)).toBe(400);
+      expect((await res.json()).error.code).toBe('VALIDATION_FAILED');
     }
     const project = await server.node.ctx.db
       .selectFrom('projects')

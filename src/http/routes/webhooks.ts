@@ -39,7 +39,7 @@ export const webhookRoutes: RouteModule = (app, ctx) => {
         summary: 'Add a webhook; the answer is the only time its signing secret is shown',
         body: z.object({
           url: z.string().trim().min(1).max(2048),
-          events: z.array(z.enum(WEBHOOK_EVENTS)).max(WEBHOOK_EVENTS.length).optional(),
+          events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length).optional(),
           projectId: z.uuid().optional(),
         }),
         response: { 201: webhookDto.extend({ secret: z.string() }) },

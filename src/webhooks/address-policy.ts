@@ -77,7 +77,10 @@ export interface WebhookTarget {
  * Resolves the URL's host and checks every address it resolves to (one private address among
  * public ones is enough to refuse: the connection could pick it). Throws WEBHOOK_URL_* errors.
  */
-export async function resolveWebhookTarget(raw: string, allowPrivate: boolean): Promise<WebhookTarget> {
+export async function resolveWebhookTarget(
+  raw: string,
+  opts: { allowPrivate: boolean; timeoutMs: number },
+): Promise<WebhookTarget> {
   const url = parseWebhookUrl(raw);
   // URL keeps IPv6 literals in brackets.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -86,14 +89,27 @@ export async function resolveWebhookTarget(raw: string, allowPrivate: boolean): 
     addresses = [{ address: host, family: isIP(host) }];
   } else {
     try {
-      addresses = await lookup(host, { all: true, verbatim: true });
+      addresses = await lookupWithin(host, opts.timeoutMs);
     } catch {
       throw new AppError('WEBHOOK_URL_UNRESOLVABLE');
     }
   }
   if (addresses.length === 0) throw new AppError('WEBHOOK_URL_UNRESOLVABLE');
-  if (!allowPrivate && addresses.some((a) => isPrivateAddress(a.address))) {
+  if (!opts.allowPrivate && addresses.some((a) => isPrivateAddress(a.address))) {
     throw new AppError('WEBHOOK_URL_PRIVATE');
   }
   return { url, addresses: addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })) };
+}
+
+/** A DNS answer, or a rejection after `ms` (a resolver that never answers must not hold a job). */
+async function lookupWithin(host: string, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no DNS answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([lookup(host, { all: true, verbatim: true }), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -95,7 +95,10 @@ async function attempt(
   const cfg = ctx.config.webhooks;
   let target: Awaited<ReturnType<typeof resolveWebhookTarget>>;
   try {
-    target = await resolveWebhookTarget(d.url, cfg.allowPrivate);
+    target = await resolveWebhookTarget(d.url, {
+      allowPrivate: cfg.allowPrivate,
+      timeoutMs: cfg.timeoutSeconds * 1000,
+    });
   } catch (err) {
     if (!isAppError(err)) throw err;
     return { statusCode: null, ok: false, error: `${err.code}: ${err.message}` };

@@ -41,7 +41,10 @@ export async function createWebhook(
   userId: string,
   input: { url: string; events?: WebhookEvent[]; projectId?: string },
 ): Promise<WebhookDto & { secret: string }> {
-  const target = await resolveWebhookTarget(input.url, ctx.config.webhooks.allowPrivate);
+  const target = await resolveWebhookTarget(input.url, {
+    allowPrivate: ctx.config.webhooks.allowPrivate,
+    timeoutMs: ctx.config.webhooks.timeoutSeconds * 1000,
+  });
   const events = input.events?.length ? [...new Set(input.events)] : [...WEBHOOK_EVENTS];
   return ctx.db.transaction().execute(async (tx) => {
     // Serialises one user's creations, so the count below cannot be raced past.

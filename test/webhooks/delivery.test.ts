@@ -288,7 +288,7 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
     expect((await owner.api(`/api/webhooks/${hook.id}`, { method: 'DELETE' })).status).toBe(404);
   });
 
-  it('refuses URLs that are not http(s), unknown or no events, and projects of another user', async () => {
+  it('refuses URLs that are not http(s) or do not resolve, unknown or no events, and projects of another user', async () => {
     const user = await signUp(server.url);
     const stranger = await signUp(server.url);
     for (const url of ['ftp://example.com/hook', 'file:///etc/passwd', 'not a url', 'javascript:alert(1)']) {
@@ -296,6 +296,13 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
       expect(res.status, url).toBe(422);
       expect((await res.json()).error.code).toBe('WEBHOOK_URL_INVALID');
     }
+    // .invalid never resolves (RFC 2606).
+    const unresolvable = await user.api('/api/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({ url: 'https://hooks.example.invalid/clipdock' }),
+    });
+    expect(unresolvable.status).toBe(422);
+    expect((await unresolvable.json()).error.code).toBe('WEBHOOK_URL_UNRESOLVABLE');
     for (const events of [[], ['video.exploded']]) {
       const res = await user.api('/api/webhooks', {
         method: 'POST',

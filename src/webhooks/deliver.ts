@@ -4,7 +4,7 @@ import type { AppContext } from '../context.ts';
 import { isAppError } from '../errors.ts';
 import { enqueue } from '../jobs/queue.ts';
 import { resolveWebhookTarget } from './address-policy.ts';
-import { deliveryJobKey } from './events.ts';
+import { deliveryJobOptions } from './events.ts';
 import { postWebhook, type SendResult } from './http-send.ts';
 
 /** The longest wait between two attempts: later retries come every 6 hours. */
@@ -68,12 +68,7 @@ export async function deliverWebhook(ctx: AppContext, deliveryId: string): Promi
         .where('id', '=', deliveryId)
         .execute();
       // This job is running, so graphile-worker adds a new one under the key.
-      await enqueue(
-        tx,
-        'deliver_webhook',
-        { deliveryId },
-        { jobKey: deliveryJobKey(deliveryId), runAt, maxAttempts: 5 },
-      );
+      await enqueue(tx, 'deliver_webhook', { deliveryId }, deliveryJobOptions(deliveryId, runAt));
     } else {
       await tx
         .updateTable('webhook_deliveries')

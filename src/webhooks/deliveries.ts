@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { enqueue } from '../jobs/queue.ts';
-import { deliveryJobKey } from './events.ts';
+import { deliveryJobKey, deliveryJobOptions } from './events.ts';
 import { ownedWebhook } from './webhooks.ts';
 
 /** The delivery log of one webhook, and manual redelivery. */
@@ -78,11 +78,6 @@ export async function redeliver(
     if (!row) throw new AppError('WEBHOOK_DELIVERY_NOT_FOUND');
     // A queued job keeps its run_at under the same key (preserve_run_at): drop it first.
     await sql`SELECT graphile_worker.remove_job(${deliveryJobKey(deliveryId)})`.execute(tx);
-    await enqueue(
-      tx,
-      'deliver_webhook',
-      { deliveryId },
-      { jobKey: deliveryJobKey(deliveryId), maxAttempts: 5 },
-    );
+    await enqueue(tx, 'deliver_webhook', { deliveryId }, deliveryJobOptions(deliveryId));
   });
 }

@@ -4,7 +4,7 @@ import type { VideoEvent } from '../events/video-events.ts';
 import { enqueue } from '../jobs/queue.ts';
 import { findVideo } from '../videos/repository.ts';
 import { presentVideoState } from '../videos/video-dto.ts';
-import { deliveryJobKey, webhookEventOfStatus } from './events.ts';
+import { deliveryJobOptions, webhookEventOfStatus } from './events.ts';
 
 /**
  * Turns a published video change into webhook deliveries, in the transaction that made the
@@ -59,11 +59,6 @@ export async function enqueueWebhookDeliveries(db: DbOrTx, event: VideoEvent): P
     .returning('id')
     .execute();
   for (const d of deliveries) {
-    await enqueue(
-      db,
-      'deliver_webhook',
-      { deliveryId: d.id },
-      { jobKey: deliveryJobKey(d.id), maxAttempts: 5 },
-    );
+    await enqueue(db, 'deliver_webhook', { deliveryId: d.id }, deliveryJobOptions(d.id));
   }
 }

@@ -30,3 +30,16 @@ export function webhookEventOfStatus(status: string): WebhookEvent | undefined {
 }
 
 export const deliveryJobKey = (deliveryId: string) => `deliver_webhook:${deliveryId}`;
+
+/**
+ * How a delivery's job is queued. One job per delivery (the key). Priority 10, after processing
+ * jobs (0): an attempt may hold a worker slot for up to WEBHOOK_TIMEOUT_SECONDS, and a flood of
+ * deliveries to a slow receiver must not keep videos waiting. graphile-worker's own retries (5)
+ * only cover a failing database; the receiver's failures are counted on the delivery row.
+ */
+export const deliveryJobOptions = (deliveryId: string, runAt?: Date) => ({
+  jobKey: deliveryJobKey(deliveryId),
+  maxAttempts: 5,
+  priority: 10,
+  ...(runAt ? { runAt } : {}),
+});

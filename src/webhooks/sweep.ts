@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { enqueue } from '../jobs/queue.ts';
-import { deliveryJobKey } from './events.ts';
+import { deliveryJobOptions } from './events.ts';
 
 /** How long finished deliveries stay in the log. */
 export const DELIVERY_LOG_DAYS = 30;
@@ -40,12 +40,7 @@ export async function requeueStrandedDeliveries(ctx: AppContext): Promise<string
     ORDER BY d.next_attempt_at
     LIMIT 500`.execute(ctx.db);
   for (const { id } of rows) {
-    await enqueue(
-      ctx.db,
-      'deliver_webhook',
-      { deliveryId: id },
-      { jobKey: deliveryJobKey(id), maxAttempts: 5 },
-    );
+    await enqueue(ctx.db, 'deliver_webhook', { deliveryId: id }, deliveryJobOptions(id));
   }
   if (rows.length > 0) ctx.log.warn({ count: rows.length }, 'requeued webhook deliveries whose job gave up');
   return rows.map((r) => r.id);

@@ -88,6 +88,10 @@ const schema = z.object({
   MAX_CONCURRENT_UPLOADS_PER_USER: int(1).default(8),
   LOCK_POOL_SIZE: int(1).default(16),
   MAX_SOCKETS_PER_USER: int(1).default(20),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().positive().max(60).default(10),
+  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(30),
+  WEBHOOK_MAX_ATTEMPTS: int(1).max(50).default(14),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...abuseSchema,
 });
@@ -172,6 +176,17 @@ export interface Config {
     /** Live WebSockets one user may hold open on one node. */
     maxSocketsPerUser: number;
   };
+  /** Outgoing webhooks (src/webhooks/). */
+  webhooks: {
+    /** Lets webhook URLs reach private, loopback and link-local addresses (tests, closed networks). */
+    allowPrivate: boolean;
+    /** Per attempt: connect, send and read the answer. */
+    timeoutSeconds: number;
+    /** The wait after the first failed attempt; it doubles after each further one (capped at 6 h). */
+    retryBaseSeconds: number;
+    /** Attempts per delivery before it is marked failed (the default spans about a day). */
+    maxAttempts: number;
+  };
   logLevel: RawConfig['LOG_LEVEL'];
   /** Rate limits, signup policy, admins, proxies: src/config-abuse.ts. */
   abuse: AbuseConfig;
@@ -251,6 +266,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxConcurrentUploadsPerUser: c.MAX_CONCURRENT_UPLOADS_PER_USER,
       lockPoolSize: c.LOCK_POOL_SIZE,
       maxSocketsPerUser: c.MAX_SOCKETS_PER_USER,
+    },
+    webhooks: {
+      allowPrivate: c.WEBHOOK_ALLOW_PRIVATE,
+      timeoutSeconds: c.WEBHOOK_TIMEOUT_SECONDS,
+      retryBaseSeconds: c.WEBHOOK_RETRY_BASE_SECONDS,
+      maxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
     },
     logLevel: c.LOG_LEVEL,
     abuse: abuseConfig(c),

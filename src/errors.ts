@@ -128,6 +128,18 @@ export const ERRORS = {
     'This server does not accept new accounts. Ask its administrator to create one for you.',
   ],
   SERVER_BUSY: [503, 'The server is busy checking passwords. Try again in a few seconds.'],
+  WEBHOOK_NOT_FOUND: [404, 'No such webhook in your account (it may be deleted already).'],
+  WEBHOOK_DELIVERY_NOT_FOUND: [404, 'No such delivery for this webhook.'],
+  WEBHOOK_URL_INVALID: [422, 'The webhook URL must be an absolute http:// or https:// URL.'],
+  WEBHOOK_URL_UNRESOLVABLE: [
+    422,
+    "The webhook URL's host name does not resolve. Check the spelling, or use a name with public DNS.",
+  ],
+  WEBHOOK_URL_PRIVATE: [
+    422,
+    'The webhook URL points to a private, loopback, link-local or metadata address, which this server does not call. Use a public address (or set WEBHOOK_ALLOW_PRIVATE=true on a closed network).',
+  ],
+  TOO_MANY_WEBHOOKS: [409, 'You have too many webhooks. Delete ones you no longer use, then add it again.'],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

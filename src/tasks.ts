@@ -4,6 +4,8 @@ import type { Tasks } from './jobs/worker.ts';
 import { recoverStalledVideos } from './processing/recovery.ts';
 import { processVideo } from './processing/runner.ts';
 import { expireUploads } from './uploads/expire.ts';
+import { deliverWebhook } from './webhooks/deliver.ts';
+import { sweepWebhookDeliveries } from './webhooks/sweep.ts';
 
 /** The worker's task list: job name → the domain function that runs it. */
 export function workerTasks(ctx: AppContext): Tasks {
@@ -20,6 +22,12 @@ export function workerTasks(ctx: AppContext): Tasks {
     expire_uploads: async () => {
       await expireUploads(ctx);
     },
+    deliver_webhook: async (payload) => {
+      await deliverWebhook(ctx, payload.deliveryId);
+    },
+    requeue_webhooks: async () => {
+      await sweepWebhookDeliveries(ctx);
+    },
   };
 }
 
@@ -31,4 +39,5 @@ export const workerCrontab = [
   '* * * * * recover_processing ?jobKey=recover_processing&jobKeyMode=preserve_run_at',
   '*/15 * * * * cleanup_storage ?jobKey=cleanup_storage&jobKeyMode=preserve_run_at',
   '*/10 * * * * expire_uploads ?jobKey=expire_uploads&jobKeyMode=preserve_run_at',
+  '*/5 * * * * requeue_webhooks ?jobKey=requeue_webhooks&jobKeyMode=preserve_run_at',
 ].join('\n');

@@ -214,9 +214,39 @@ export interface Database {
   upload_metrics: UploadMetricsTable;
   timeline_items: TimelineItemsTable;
   processing_requests: ProcessingRequestsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;
 export type NewVideo = Insertable<VideosTable>;
 export type VideoUpdate = Updateable<VideosTable>;
 export type AnalysisRow = Selectable<VideoAnalysisTable>;
+
+/** Outgoing webhooks (migration 009, src/webhooks/). */
+export interface WebhooksTable {
+  id: Generated<string>;
+  user_id: string;
+  project_id: string | null;
+  url: string;
+  events: string[];
+  /** `whsec_…`, as issued: deliveries sign with it. */
+  secret: string;
+  created_at: Generated<Date>;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  webhook_id: string;
+  event_type: string;
+  video_id: string;
+  payload: Json<Record<string, unknown>>;
+  status: ColumnType<'pending' | 'delivered' | 'failed', 'pending' | 'delivered' | 'failed' | undefined>;
+  attempts: Generated<number>;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: Generated<Date>;
+  last_attempt_at: NullableTimestamp;
+  next_attempt_at: NullableTimestamp;
+  delivered_at: NullableTimestamp;
+}

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../db/database.ts';
 import type { VideoStatus } from '../db/types.ts';
+import { enqueueWebhookDeliveries } from '../webhooks/enqueue.ts';
 
 /**
  * A change of one video, as every node and browser sees it. Kept small: pg_notify payloads are
@@ -41,6 +42,7 @@ export async function publishVideoEvent(db: DbOrTx, event: VideoEvent): Promise<
   await sql`SELECT pg_notify(${VIDEO_CHANNEL}, (${JSON.stringify(event)}::jsonb || jsonb_build_object('xid', pg_current_xact_id()::text))::text)`.execute(
     db,
   );
+  await enqueueWebhookDeliveries(db, event);
 }
 
 /** Parses a notification payload; undefined for anything that is not a video event. */

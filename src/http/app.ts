@@ -19,6 +19,7 @@ import { timelineRoutes } from './routes/timeline.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { videoRoutes } from './routes/videos.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { serverTimeouts } from './timeouts.ts';
 
 declare module 'fastify' {
@@ -38,6 +39,7 @@ const routeModules: RouteModule[] = [
   uploadRoutes,
   videoRoutes,
   processingRoutes,
+  webhookRoutes,
 ];
 
 export interface HttpServer {

@@ -7,6 +7,8 @@ export interface JobPayloads {
   cleanup_storage: Record<string, never>;
   expire_uploads: Record<string, never>;
   recover_processing: Record<string, never>;
+  deliver_webhook: { deliveryId: string };
+  requeue_webhooks: Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { type AbuseConfig, abuseConfig, abuseSchema } from './config-abuse.ts';
+import { type OpsConfig, opsConfig, opsSchema } from './config-ops.ts';
 
 /**
  * Every setting Clipdock reads. Parsed once at start-up by `loadConfig`, then passed in:
@@ -90,6 +91,7 @@ const schema = z.object({
   MAX_SOCKETS_PER_USER: int(1).default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...abuseSchema,
+  ...opsSchema,
 });
 
 /** Checks across variables; run on the raw values so they are reported beside the per-variable ones. */
@@ -175,6 +177,8 @@ export interface Config {
   logLevel: RawConfig['LOG_LEVEL'];
   /** Rate limits, signup policy, admins, proxies: src/config-abuse.ts. */
   abuse: AbuseConfig;
+  /** Metrics and the cleanup sweep: src/config-ops.ts. */
+  ops: OpsConfig;
 }
 
 export class ConfigError extends Error {
@@ -254,5 +258,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: c.LOG_LEVEL,
     abuse: abuseConfig(c),
+    ops: opsConfig(c),
   };
 }

@@ -1,4 +1,5 @@
 import { runCleanup } from './cleanup/cleanup.ts';
+import { runScheduledSweep } from './cleanup/sweep.ts';
 import type { AppContext } from './context.ts';
 import type { Tasks } from './jobs/worker.ts';
 import { recoverStalledVideos } from './processing/recovery.ts';
@@ -20,6 +21,9 @@ export function workerTasks(ctx: AppContext): Tasks {
     expire_uploads: async () => {
       await expireUploads(ctx);
     },
+    cleanup_sweep: async () => {
+      await runScheduledSweep(ctx);
+    },
   };
 }
 
@@ -31,4 +35,6 @@ export const workerCrontab = [
   '* * * * * recover_processing ?jobKey=recover_processing&jobKeyMode=preserve_run_at',
   '*/15 * * * * cleanup_storage ?jobKey=cleanup_storage&jobKeyMode=preserve_run_at',
   '*/10 * * * * expire_uploads ?jobKey=expire_uploads&jobKeyMode=preserve_run_at',
+  // Due when the last scheduled sweep is CLEANUP_INTERVAL_MINUTES old (checked each minute).
+  '* * * * * cleanup_sweep ?jobKey=cleanup_sweep&jobKeyMode=preserve_run_at',
 ].join('\n');

@@ -198,6 +198,20 @@ export interface ProcessingRequestsTable {
   created_at: Generated<Date>;
 }
 
+/** One run of the cleanup sweep (008). */
+export interface CleanupRunsTable {
+  id: Generated<string>;
+  trigger: 'scheduled' | 'manual' | 'cli';
+  dry_run: boolean;
+  started_at: Generated<Date>;
+  finished_at: NullableTimestamp;
+  examined: Generated<number>;
+  repaired: Generated<number>;
+  errors: Generated<number>;
+  details: Json<unknown[]>;
+  requested_by: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -214,6 +228,7 @@ export interface Database {
   upload_metrics: UploadMetricsTable;
   timeline_items: TimelineItemsTable;
   processing_requests: ProcessingRequestsTable;
+  cleanup_runs: CleanupRunsTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;

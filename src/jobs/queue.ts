@@ -7,6 +7,7 @@ export interface JobPayloads {
   cleanup_storage: Record<string, never>;
   expire_uploads: Record<string, never>;
   recover_processing: Record<string, never>;
+  cleanup_sweep: Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

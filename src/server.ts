@@ -88,8 +88,8 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
     if (config.role === 'worker') {
       const { startMetricsListener } = await import('./metrics/listener.ts');
       const listener = await startMetricsListener(ctx, config.ops.metricsPort ?? config.port);
-      stack.push(() => listener.close());
-      metricsUrl = listener.url;
+      if (listener) stack.push(() => listener.close());
+      metricsUrl = listener?.url;
     }
 
     let http: HttpServer | undefined;

@@ -24,6 +24,7 @@ export type CheckName =
   | 'never_queued'
   | 'missing_originals'
   | 'orphaned_objects'
+  | 'orphaned_partials'
   | 'failed_deletes';
 
 export interface CheckResult {

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { countCleanupRepairs } from '../metrics/metrics.ts';
+import { checkOrphanedPartials } from './check-partials.ts';
 import {
   checkFailedDeletes,
   checkMissingOriginals,
@@ -81,6 +82,7 @@ async function sweepLocked(
     const l = listing;
     await attempt('missing_originals', () => checkMissingOriginals(ctx, dryRun, l));
   }
+  await attempt('orphaned_partials', () => checkOrphanedPartials(ctx, dryRun));
   // Last: it also carries out the deletes the checks above scheduled.
   await attempt('failed_deletes', () => checkFailedDeletes(ctx, dryRun));
 

@@ -9,21 +9,33 @@ import { metricsAuthorized, renderMetrics } from './collect.ts';
  * The small HTTP listener of a worker-only node: `/metrics` and the health probes, nothing
  * else. Plain node:http, so a worker never loads the API's HTTP stack. Bodies have the same
  * shapes as on an API node.
+ *
+ * A port already in use (an API node on the same machine with the same PORT) does not stop the
+ * worker: processing matters more than its metrics. It is logged with what to do, and the
+ * listener is undefined.
  */
 export async function startMetricsListener(
   ctx: AppContext,
   port: number,
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<{ url: string; close(): Promise<void> } | undefined> {
   const server = http.createServer((req, res) => {
     handle(ctx, req, res).catch((err: unknown) => {
       ctx.log.warn({ err }, 'metrics listener request failed');
       if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: ERRORS.INTERNAL[1] } });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, ctx.config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, ctx.config.host, () => resolve());
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    ctx.log.warn(
+      `The worker's /metrics and health listener could not use port ${port} (in use by another process): set METRICS_PORT to a free port. The worker runs without it.`,
+    );
+    return undefined;
+  }
   const { port: bound } = server.address() as AddressInfo;
   const host = ctx.config.host === '0.0.0.0' || ctx.config.host === '::' ? 'localhost' : ctx.config.host;
   return {

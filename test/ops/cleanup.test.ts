@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -104,7 +104,8 @@ describe('the cleanup sweep repairs what is broken, and shows its work', () => {
     | 'missing'
     | 'orphan'
     | 'freshOrphan'
-    | 'failedDelete',
+    | 'failedDelete'
+    | 'partial',
     string
   >;
   let lockClient: pg.Client;
@@ -174,6 +175,16 @@ describe('the cleanup sweep repairs what is broken, and shows its work', () => {
       await utimes(storeFile(keys.output(ids.orphan, name)), hoursAgo(2), hoursAgo(2));
     }
 
+    // A partial tus upload (data file and sidecar) of no video, untouched for two hours; and the
+    // live upload's file made just as old: it still belongs to an upload in progress.
+    ids.partial = randomUUID();
+    const uploads = path.join(server.dataDir, 'uploads');
+    await writeFile(path.join(uploads, ids.partial), fakeMp4(700));
+    await writeFile(path.join(uploads, `${ids.partial}.json`), JSON.stringify({ id: ids.partial }));
+    for (const f of [ids.partial, `${ids.partial}.json`, ids.live]) {
+      await utimes(path.join(uploads, f), hoursAgo(2), hoursAgo(2));
+    }
+
     // A storage delete that failed three times while storage was down.
     ids.failedDelete = randomUUID();
     await server.node.ctx.store.put(keys.output(ids.failedDelete, 'video.mp4'), Buffer.alloc(100, 3));
@@ -217,6 +228,7 @@ describe('the cleanup sweep repairs what is broken, and shows its work', () => {
     expect(
       itemFor(dryRun, 'failed_deletes', `delete_prefix ${keys.videoPrefix(ids.failedDelete)}`)?.outcome,
     ).toBe('would_repair');
+    expect(itemFor(dryRun, 'orphaned_partials', ids.partial)?.outcome).toBe('would_repair');
     // Never listed: the live upload, the running job, the fresh orphan.
     const targets = dryRun.details.map((d) => d.target);
     expect(targets).not.toContain(ids.live);
@@ -236,6 +248,7 @@ describe('the cleanup sweep repairs what is broken, and shows its work', () => {
       ['never_queued', ids.unqueued],
       ['missing_originals', ids.missing],
       ['orphaned_objects', keys.videoPrefix(ids.orphan)],
+      ['orphaned_partials', ids.partial],
       ['failed_deletes', `delete_prefix ${keys.videoPrefix(ids.failedDelete)}`],
     ] as const;
     for (const [check, target] of expected) {
@@ -265,6 +278,9 @@ describe('the cleanup sweep repairs what is broken, and shows its work', () => {
     const missing = await videoRow(db(), ids.missing);
     expect(missing.status).toBe('failed');
     expect(missing.error_code).toBe('ORIGINAL_MISSING');
+    // The abandoned partial upload: both files gone.
+    const left = await readdir(path.join(server.dataDir, 'uploads'));
+    expect(left.filter((f) => f.startsWith(ids.partial))).toEqual([]);
     // Orphans: deleted; the fresh one kept. The failed delete: done.
     expect(await server.node.ctx.store.list(keys.videoPrefix(ids.orphan))).toEqual([]);
     expect(await server.node.ctx.store.list(keys.videoPrefix(ids.freshOrphan))).toHaveLength(2);

@@ -116,6 +116,18 @@ describe('GET /metrics', () => {
     const other = await fetch(`${base}/api/videos`);
     expect(other.status).toBe(404);
   });
+
+  it('a worker whose metrics port is taken still starts, without the listener', async () => {
+    const port = new URL(server.url).port;
+    const second = await startNode({ ...server.env, CLIPDOCK_ROLE: 'worker', PORT: '0', METRICS_PORT: port });
+    try {
+      expect(second.metricsUrl).toBeUndefined();
+      // The API node that holds the port is unaffected.
+      expect((await fetch(`${server.url}/api/health/live`)).status).toBe(200);
+    } finally {
+      await second.stop();
+    }
+  });
 });
 
 describe('health probes', () => {

@@ -9,7 +9,9 @@ export interface Sample {
   value: number;
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)( -?\d+)?$/;
+// Values as Prometheus reads them (Go's ParseFloat): NaN and Inf in any case (prom-client
+// writes "Nan" for an empty event-loop histogram).
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.eE+-]+|[Nn][Aa][Nn]|[+-][Ii]nf)( -?\d+)?$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/y;
 const COMMENT = /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$/;
 
@@ -31,7 +33,11 @@ export function parsePrometheus(text: string): Sample[] {
       if (!l) throw new Error(`bad labels in: ${line}`);
       labels[l[1]!] = l[2]!;
     }
-    samples.push({ name: m[1]!, labels, value: Number(m[4]) });
+    const raw = m[4]!.toLowerCase();
+    const value =
+      raw === 'nan' ? Number.NaN : raw.endsWith('inf') ? Number(`${raw[0]}Infinity`) : Number(raw);
+    if (raw !== 'nan' && Number.isNaN(value)) throw new Error(`bad value in: ${line}`);
+    samples.push({ name: m[1]!, labels, value });
   }
   return samples;
 }

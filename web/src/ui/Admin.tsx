@@ -23,6 +23,7 @@ const CHECK_LABELS: Record<string, string> = {
   never_queued: 'Never queued',
   missing_originals: 'Missing original',
   orphaned_objects: 'Orphaned objects',
+  orphaned_partials: 'Abandoned partial upload',
   failed_deletes: 'Failed delete',
 };
 const OUTCOME_LABELS: Record<string, string> = {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AppContext } from '../context.ts';
+import { isDatabaseUp } from '../db/database.ts';
 import { ERRORS } from '../errors.ts';
 import { checkReadiness, readinessError } from '../ops/health.ts';
 import { metricsAuthorized, renderMetrics } from './collect.ts';
@@ -53,7 +54,13 @@ async function handle(ctx: AppContext, req: http.IncomingMessage, res: http.Serv
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, { error: { code: 'BAD_REQUEST', message: 'Only GET is served here.' } });
   }
-  if (url === '/api/health/live' || url === '/api/health') return send(res, 200, { status: 'ok' });
+  if (url === '/api/health/live') return send(res, 200, { status: 'ok' });
+  if (url === '/api/health') {
+    // As on an API node: the database answers, or 503.
+    if (await isDatabaseUp(ctx.db)) return send(res, 200, { status: 'ok' });
+    const message = 'The database is not answering.';
+    return send(res, 503, { status: 'unavailable', error: { code: 'DATABASE_UNAVAILABLE', message } });
+  }
   if (url === '/api/health/ready') {
     const r = await checkReadiness(ctx.db, ctx.store);
     if (r.ready) return send(res, 200, { status: 'ok', checks: r.checks });
@@ -70,7 +77,10 @@ async function handle(ctx: AppContext, req: http.IncomingMessage, res: http.Serv
     return;
   }
   send(res, 404, {
-    error: { code: 'NOT_FOUND', message: 'A worker node serves only /metrics and /api/health/{live,ready}.' },
+    error: {
+      code: 'NOT_FOUND',
+      message: 'A worker node serves only /metrics and /api/health(/live, /ready).',
+    },
   });
 }
 

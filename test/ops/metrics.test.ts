@@ -110,6 +110,7 @@ describe('GET /metrics', () => {
     expect(s.some((x) => x.name === 'clipdock_queue_oldest_job_age_seconds')).toBe(true);
     const live = await fetch(`${base}/api/health/live`);
     expect(live.status).toBe(200);
+    expect((await fetch(`${base}/api/health`)).status).toBe(200);
     const ready = await fetch(`${base}/api/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok', checks: { database: 'ok', storage: 'ok' } });

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
+import { register as globalRegistry } from 'prom-client';
 import type { Db } from '../db/database.ts';
 import { VIDEO_STATUSES } from '../db/types.ts';
 import { queueDepth, queueOldestAge, registry, videosByStatus } from './metrics.ts';
@@ -15,7 +16,10 @@ export async function renderMetrics(db: Db): Promise<{ contentType: string; body
   } catch {
     // Scrapes must not fail while the database is down; readiness reports that instead.
   }
-  return { contentType: registry.contentType, body: await registry.metrics() };
+  // Series another module registered on prom-client's default registry (rather than on ours)
+  // are exported too; names must not repeat across the two.
+  const [own, global] = await Promise.all([registry.metrics(), globalRegistry.metrics()]);
+  return { contentType: registry.contentType, body: global ? `${own}\n${global}` : own };
 }
 
 async function collectFromDatabase(db: Db): Promise<void> {

@@ -1,7 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
- * Every Prometheus series Clipdock exports, in one place, prefixed `clipdock_`. Other modules
+ * Every Prometheus series Clipdock exports, in one place, prefixed `clipdock_`. (A module that
+ * keeps its own series may register them here via `registry`, or on prom-client's default
+ * registry: /metrics renders both, see collect.ts.) Other modules
  * call the small functions below (one line at the call site) and never touch prom-client.
  *
  * The registry is per process: counters and histograms count what this process did (what

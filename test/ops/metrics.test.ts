@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
+import { Counter } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clipdock } from '../../src/server.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -67,6 +68,7 @@ describe('GET /metrics', () => {
     await sql`SELECT graphile_worker.add_job('ops_test_unhandled', '{}'::json, run_at := now() - interval '1 minute')`.execute(
       db,
     );
+    new Counter({ name: 'clipdock_test_default_registry_total', help: 'A test counter.' }).inc(2);
     const live = await connectLive(server.url, user.token);
     try {
       await until(async () => sampleValue(await scrape(server.url), 'clipdock_websocket_connections') === 1);
@@ -93,8 +95,10 @@ describe('GET /metrics', () => {
       expect(sampleValue(s, 'clipdock_queue_jobs', { task: 'ops_test_unhandled' })).toBe(1);
       expect(sampleValue(s, 'clipdock_queue_oldest_job_age_seconds')).toBeGreaterThanOrEqual(59);
       expect(sampleValue(s, 'clipdock_websocket_connections')).toBe(1);
-      // Declared even before the first repair, so dashboards and alerts can refer to it.
+      // prom-client's process defaults, under the same prefix.
       expect(s.some((x) => x.name.startsWith('clipdock_process_'))).toBe(true);
+      // A series another module keeps on prom-client's default registry is exported too.
+      expect(sampleValue(s, 'clipdock_test_default_registry_total')).toBe(2);
     } finally {
       live.close();
     }

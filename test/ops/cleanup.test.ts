@@ -328,10 +328,8 @@ describe('the cleanup sweep repairs what is broken, and shows its work', () => {
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock(hashtext($1))', ['clipdock.cleanup_sweep']);
-      const res = await admin.api('/api/admin/cleanup', {
-        method: 'POST',
-        body: JSON.stringify({ dryRun: true }),
-      });
+      // No body at all: a run (dryRun defaults to false), refused while another holds the lock.
+      const res = await admin.api('/api/admin/cleanup', { method: 'POST' });
       expect(res.status).toBe(409);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('CLEANUP_RUNNING');
     } finally {

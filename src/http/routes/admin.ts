@@ -15,15 +15,13 @@ export const adminRoutes: RouteModule = (app, ctx) => {
     {
       schema: {
         tags: ['admin'],
-        body: z
-          .object({ dryRun: z.boolean().default(false) })
-          .strict()
-          .default({ dryRun: false }),
+        // No body is a run (not a dry run), as `{}` is.
+        body: z.object({ dryRun: z.boolean().optional() }).strict().nullish(),
       },
     },
     async (req) => {
       const run = await runSweep(ctx, {
-        dryRun: req.body.dryRun,
+        dryRun: req.body?.dryRun ?? false,
         trigger: 'manual',
         requestedBy: userOf(req).id,
       });

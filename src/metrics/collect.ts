@@ -8,14 +8,20 @@ import { queueDepth, queueOldestAge, registry, videosByStatus } from './metrics.
 /**
  * Renders the Prometheus text for a scrape of this node: first the gauges read from the
  * database (two cheap aggregate queries), then the whole registry. A database that does not
- * answer leaves those gauges at their last value; the process series still render.
+ * answer within 3 s leaves those gauges at their last value; the process series still render.
  */
+const DB_COLLECT_TIMEOUT_MS = 3000;
+
 export async function renderMetrics(db: Db): Promise<{ contentType: string; body: string }> {
-  try {
-    await collectFromDatabase(db);
-  } catch {
-    // Scrapes must not fail while the database is down; readiness reports that instead.
-  }
+  // Scrapes must not fail, nor hang, while the database is down or slow; readiness reports that.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    collectFromDatabase(db).catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, DB_COLLECT_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
   // Series another module registered on prom-client's default registry (rather than on ours)
   // are exported too; names must not repeat across the two.
   const [own, global] = await Promise.all([registry.metrics(), globalRegistry.metrics()]);

@@ -145,7 +145,7 @@ describe('health probes', () => {
     expect(await ready.json()).toEqual({ status: 'ok', checks: { database: 'ok', storage: 'ok' } });
   });
 
-  it('ready answers 503 naming storage when the storage volume is broken, and database when it is gone', async () => {
+  it('ready answers 503 naming storage when the storage volume is broken, and database when it is gone; metrics still answer', async () => {
     const other = await startTestServer({ CLIPDOCK_ROLE: 'api' });
     try {
       // The storage root is no longer a directory (a volume mounted wrong).
@@ -171,6 +171,12 @@ describe('health probes', () => {
       expect(down.status).toBe(503);
       const downBody = (await down.json()) as { checks: Record<string, string> };
       expect(downBody.checks.database).toBe('failed');
+      // Metrics still answer (the process series), so the outage itself can be seen and alerted on.
+      const m = await fetch(`${other.url}/metrics`);
+      expect(m.status).toBe(200);
+      expect(
+        parsePrometheus(await m.text()).some((x) => x.name === 'clipdock_process_cpu_seconds_total'),
+      ).toBe(true);
     } finally {
       await other.stop();
     }

@@ -118,10 +118,13 @@ async function sweepLocked(
   return (await getRun(ctx.db, run.id))!;
 }
 
+/** Runs older than this are dropped by the scheduled sweep (hourly runs: about 2,200 kept). */
+export const RUN_RETENTION_DAYS = 90;
+
 /**
  * The scheduled sweep (the `cleanup_sweep` task, checked every minute): runs when the last
- * scheduled sweep started CLEANUP_INTERVAL_MINUTES ago or more. Returns undefined when not due
- * or when another sweep is running.
+ * scheduled sweep started CLEANUP_INTERVAL_MINUTES ago or more, then drops runs older than
+ * RUN_RETENTION_DAYS. Returns undefined when not due or when another sweep is running.
  */
 export async function runScheduledSweep(ctx: AppContext): Promise<CleanupRun | undefined> {
   const minutes = ctx.config.ops.cleanup.intervalMinutes;
@@ -134,7 +137,12 @@ export async function runScheduledSweep(ctx: AppContext): Promise<CleanupRun | u
     .executeTakeFirst();
   if (recent) return undefined;
   try {
-    return await runSweep(ctx, { dryRun: false, trigger: 'scheduled' });
+    const run = await runSweep(ctx, { dryRun: false, trigger: 'scheduled' });
+    await ctx.db
+      .deleteFrom('cleanup_runs')
+      .where('started_at', '<', sql<Date>`now() - make_interval(days => ${RUN_RETENTION_DAYS})`)
+      .execute();
+    return run;
   } catch (err) {
     if (err instanceof AppError && err.code === 'CLEANUP_RUNNING') return undefined;
     throw err;

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CleanupDetail } from '../../src/cleanup/report.ts';
 import type { CleanupRun } from '../../src/cleanup/runs.ts';
-import { runScheduledSweep } from '../../src/cleanup/sweep.ts';
+import { RUN_RETENTION_DAYS, runScheduledSweep } from '../../src/cleanup/sweep.ts';
 import { keys } from '../../src/storage/object-store.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeGood } from '../media/fixtures.ts';
@@ -347,6 +347,24 @@ describe('the cleanup sweep repairs what is broken, and shows its work', () => {
       .where('id', '=', first!.id)
       .execute();
     expect((await runScheduledSweep(server.node.ctx))?.trigger).toBe('scheduled');
+    // Runs older than the retention are dropped by the schedule; younger ones stay.
+    await db()
+      .updateTable('cleanup_runs')
+      .set({ started_at: hoursAgo(24 * (RUN_RETENTION_DAYS + 1)) })
+      .where('id', '=', first!.id)
+      .execute();
+    await db()
+      .updateTable('cleanup_runs')
+      .set({ started_at: hoursAgo(2) })
+      .where('trigger', '=', 'scheduled')
+      .where('id', '!=', first!.id)
+      .execute();
+    const third = await runScheduledSweep(server.node.ctx);
+    expect(third?.trigger).toBe('scheduled');
+    const ids = (await db().selectFrom('cleanup_runs').select('id').execute()).map((r) => r.id);
+    expect(ids).not.toContain(first!.id);
+    expect(ids).toContain(third!.id);
+    expect(ids).toContain(dryRun.id);
   });
 
   it('npm run cleanup -- --dry-run runs with the same configuration and is recorded', {

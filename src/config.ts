@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { type AbuseConfig, abuseConfig, abuseSchema } from './config-abuse.ts';
+import { type OpsConfig, opsConfig, opsSchema } from './config-ops.ts';
 
 /**
  * Every setting Clipdock reads. Parsed once at start-up by `loadConfig`, then passed in:
@@ -94,6 +95,7 @@ const schema = z.object({
   WEBHOOK_MAX_ATTEMPTS: int(1).max(50).default(14),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...abuseSchema,
+  ...opsSchema,
 });
 
 /** Checks across variables; run on the raw values so they are reported beside the per-variable ones. */
@@ -190,6 +192,8 @@ export interface Config {
   logLevel: RawConfig['LOG_LEVEL'];
   /** Rate limits, signup policy, admins, proxies: src/config-abuse.ts. */
   abuse: AbuseConfig;
+  /** Metrics and the cleanup sweep: src/config-ops.ts. */
+  ops: OpsConfig;
 }
 
 export class ConfigError extends Error {
@@ -275,5 +279,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: c.LOG_LEVEL,
     abuse: abuseConfig(c),
+    ops: opsConfig(c),
   };
 }

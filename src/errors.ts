@@ -140,6 +140,17 @@ export const ERRORS = {
     'The webhook URL points to a private, loopback, link-local or metadata address, which this server does not call. Use a public address (or set WEBHOOK_ALLOW_PRIVATE=true on a closed network).',
   ],
   TOO_MANY_WEBHOOKS: [409, 'You have too many webhooks. Delete ones you no longer use, then add it again.'],
+  ADMIN_ONLY: [403, 'Only an administrator of this server may do this (see ADMIN_EMAILS).'],
+  METRICS_TOKEN_REQUIRED: [401, 'Send "Authorization: Bearer <METRICS_TOKEN>" to read the metrics.'],
+  CLEANUP_RUNNING: [
+    409,
+    'A cleanup run is in progress already. Wait for it to finish (see GET /api/admin/cleanup-runs).',
+  ],
+  NOT_READY: [503, 'This node cannot serve right now: the database or the storage does not answer.'],
+  ORIGINAL_MISSING: [
+    409,
+    "This video's original file is missing from storage (lost or deleted outside Clipdock). Upload the file again.",
+  ],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -12,11 +12,14 @@ import type { HttpServer } from './http/app.ts';
 import type { WorkerHandle } from './jobs/worker.ts';
 import { resolveBinaries } from './media/ffmpeg.ts';
 import { checkToolchain, type ToolchainInfo } from './media/toolchain.ts';
+import { addSocketSource } from './metrics/metrics.ts';
 import { createObjectStore } from './storage/index.ts';
 
 export interface Clipdock {
   /** Base URL of the HTTP API, when this node serves it. */
   url: string | undefined;
+  /** Where this node serves /metrics and health: the API, or a worker-only node's own listener. */
+  metricsUrl: string | undefined;
   ctx: AppContext;
   http: HttpServer | undefined;
   /** The live-status machinery of an API node: its event listener and its WebSocket clients. */
@@ -81,6 +84,13 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
       worker = await startWorker(ctx, workerTasks(ctx), { crontab: workerCrontab });
       stack.push(() => worker!.stop());
     }
+    let metricsUrl: string | undefined;
+    if (config.role === 'worker') {
+      const { startMetricsListener } = await import('./metrics/listener.ts');
+      const listener = await startMetricsListener(ctx, config.ops.metricsPort ?? config.port);
+      if (listener) stack.push(() => listener.close());
+      metricsUrl = listener?.url;
+    }
 
     let http: HttpServer | undefined;
     let url: string | undefined;
@@ -107,6 +117,8 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
         maxSocketsPerUser: config.connections.maxSocketsPerUser,
       });
       hub.start();
+      const removeSocketSource = addSocketSource(() => hub.connectionCount);
+      stack.push(async () => void removeSocketSource());
       stack.push(async () => hub.stop());
       live = { bus, hub };
       http = await buildHttpServer(ctx, [wsRoutes(hub), webRoutes]);
@@ -114,7 +126,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
       const address = await http.app.listen({ port: config.port, host: config.host });
       url = config.publicUrl ?? address.replace(/\/\/(0\.0\.0\.0|127\.0\.0\.1|\[::1?\])/, '//localhost');
     }
-    return { url, ctx, http, live, stop };
+    return { url, metricsUrl: metricsUrl ?? url, ctx, http, live, stop };
   } catch (err) {
     await stop();
     throw err;

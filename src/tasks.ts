@@ -1,4 +1,5 @@
 import { runCleanup } from './cleanup/cleanup.ts';
+import { runScheduledSweep } from './cleanup/sweep.ts';
 import type { AppContext } from './context.ts';
 import type { Tasks } from './jobs/worker.ts';
 import { recoverStalledVideos } from './processing/recovery.ts';
@@ -28,6 +29,9 @@ export function workerTasks(ctx: AppContext): Tasks {
     requeue_webhooks: async () => {
       await sweepWebhookDeliveries(ctx);
     },
+    cleanup_sweep: async () => {
+      await runScheduledSweep(ctx);
+    },
   };
 }
 
@@ -40,4 +44,6 @@ export const workerCrontab = [
   '*/15 * * * * cleanup_storage ?jobKey=cleanup_storage&jobKeyMode=preserve_run_at',
   '*/10 * * * * expire_uploads ?jobKey=expire_uploads&jobKeyMode=preserve_run_at',
   '*/5 * * * * requeue_webhooks ?jobKey=requeue_webhooks&jobKeyMode=preserve_run_at',
+  // Due when the last scheduled sweep is CLEANUP_INTERVAL_MINUTES old (checked each minute).
+  '* * * * * cleanup_sweep ?jobKey=cleanup_sweep&jobKeyMode=preserve_run_at',
 ].join('\n');

@@ -198,6 +198,20 @@ export interface ProcessingRequestsTable {
   created_at: Generated<Date>;
 }
 
+/** One run of the cleanup sweep (008). */
+export interface CleanupRunsTable {
+  id: Generated<string>;
+  trigger: 'scheduled' | 'manual' | 'cli';
+  dry_run: boolean;
+  started_at: Generated<Date>;
+  finished_at: NullableTimestamp;
+  examined: Generated<number>;
+  repaired: Generated<number>;
+  errors: Generated<number>;
+  details: Json<unknown[]>;
+  requested_by: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -216,6 +230,7 @@ export interface Database {
   processing_requests: ProcessingRequestsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  cleanup_runs: CleanupRunsTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;

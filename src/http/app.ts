@@ -9,11 +9,15 @@ import {
 } from 'fastify-type-provider-zod';
 import type { AppContext } from '../context.ts';
 import { installAbuseGuards } from './abuse.ts';
+import { installAdminGuard } from './admin-guard.ts';
 import { requireUser } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { installHttpMetrics } from './http-metrics.ts';
 import type { App, RouteModule } from './route-module.ts';
 import { accountRoutes, healthRoutes } from './routes/account.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
+import { opsRoutes } from './routes/ops.ts';
 import { processingRoutes } from './routes/processing.ts';
 import { timelineRoutes } from './routes/timeline.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -40,6 +44,8 @@ const routeModules: RouteModule[] = [
   videoRoutes,
   processingRoutes,
   webhookRoutes,
+  opsRoutes,
+  adminRoutes,
 ];
 
 export interface HttpServer {
@@ -62,6 +68,7 @@ export async function buildHttpServer(ctx: AppContext, extra: RouteModule[] = []
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  installHttpMetrics(app);
   await installAbuseGuards(app, ctx);
 
   await app.register(swagger, {
@@ -85,6 +92,7 @@ export async function buildHttpServer(ctx: AppContext, extra: RouteModule[] = []
     if (req.routeOptions.url === undefined) return; // 404s render without auth
     await auth(req, reply);
   });
+  installAdminGuard(app, ctx);
 
   for (const mod of [...routeModules, ...extra]) await mod(app, ctx);
 

@@ -9,6 +9,7 @@ export interface JobPayloads {
   recover_processing: Record<string, never>;
   deliver_webhook: { deliveryId: string };
   requeue_webhooks: Record<string, never>;
+  cleanup_sweep: Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

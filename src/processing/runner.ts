@@ -8,6 +8,7 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { MediaAbortedError } from '../media/ffmpeg.ts';
 import { createMediaTools, type MediaTools } from '../media/media-tools.ts';
+import { startStepTimer } from '../metrics/metrics.ts';
 import { keys, StorageNotFoundError } from '../storage/object-store.ts';
 import { createTranscriptionProvider } from '../transcription/index.ts';
 import type { TranscriptionProvider } from '../transcription/provider.ts';
@@ -225,6 +226,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
         tmpDir,
       };
       let output: StepOutputs[typeof name];
+      const endStepTimer = startStepTimer(name);
       try {
         output = await (STEPS[name] as Step<typeof name>)(stepCtx);
       } catch (err) {
@@ -236,6 +238,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
         }
         throw err;
       } finally {
+        endStepTimer();
         await rm(tmpDir, { recursive: true, force: true });
       }
       await reporter.flush();

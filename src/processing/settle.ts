@@ -3,6 +3,7 @@ import type { AppContext } from '../context.ts';
 import { captureReservation, releaseReservation } from '../credits/ledger.ts';
 import type { Tx } from '../db/database.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { countProcessingFailure } from '../metrics/metrics.ts';
 import type { PublicError } from './failure-policy.ts';
 import { publish, type VideoRef } from './progress.ts';
 
@@ -88,6 +89,7 @@ export async function finishFailed(
       .where('status', 'in', ['uploaded', 'processing'])
       .executeTakeFirst();
     if (Number(moved.numUpdatedRows) === 0) return;
+    countProcessingFailure(e.code);
     await releaseReservation(tx, ref.videoId);
     await publish(tx, ref, 'failed', null, 0, e);
   });

@@ -5,6 +5,7 @@ import { scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
 import type { AppError } from '../errors.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { countUploadOutcome } from '../metrics/metrics.ts';
 import { keys } from '../storage/object-store.ts';
 import { countInSession, endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
 import { detectStoredOriginal, refusalOf } from './verdict.ts';
@@ -148,6 +149,7 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
     return true;
   });
   if (refused) throw new UploadRefusedError(refused);
+  if (finished) countUploadOutcome('uploaded');
   if (finished && detectedType) retypeOriginal(ctx, videoId, detectedType);
   if (finished && ctx.config.storage.driver === 'fs') {
     // The tus sidecar is only needed while bytes may still arrive.

@@ -5,6 +5,7 @@ import { releaseReservation } from '../credits/ledger.ts';
 import type { DbOrTx, Tx } from '../db/database.ts';
 import type { VideoRow, VideoStatus } from '../db/types.ts';
 import { publishVideoEvent } from '../events/video-events.ts';
+import { countUploadOutcome } from '../metrics/metrics.ts';
 import { videoError } from '../processing/failure-policy.ts';
 import { keys } from '../storage/object-store.ts';
 
@@ -108,6 +109,7 @@ export async function endUnfinishedUpload(
     .returningAll()
     .executeTakeFirst();
   if (!row) return undefined;
+  countUploadOutcome(end.status);
   await releaseReservation(tx, videoId);
   await scheduleCleanup(tx, [
     { kind: 'delete_upload', target: uploadCleanupTarget(config, videoId), reason: end.reason },

@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { ERRORS as APP_ERRORS, AppError, type ErrorCode } from '../errors.ts';
+import { countUploadBody } from '../metrics/metrics.ts';
 import { finishUpload, storedOriginalSize, UploadRefusedError } from './finish.ts';
 import { UploadProgressWriter } from './progress.ts';
 import { SNIFF_BYTES, type SniffVerdict, sniffVideo } from './sniff.ts';
@@ -294,6 +295,7 @@ export class ClipdockUploadStore extends DataStore {
       source.off('error', onError);
       source.off('close', onClose);
       opts.signal?.removeEventListener('abort', onAbort);
+      countUploadBody(meter.received);
     }
     if (meter.accepted?.kind === 'video') {
       // Once per upload, and before a finish can read it.

@@ -13,6 +13,8 @@ export type VideoStatus =
 export interface User {
   id: string;
   email: string;
+  /** ADMIN_EMAILS, or the first account: sees the admin page. */
+  isAdmin?: boolean;
 }
 export interface Me {
   user: User;

@@ -5,6 +5,7 @@ import * as m003 from './003_videos_updated_idx.ts';
 import * as m004 from './004_auth_sessions.ts';
 import * as m005 from './005_processing_limits.ts';
 import * as m007 from './007_rate_limits.ts';
+import * as m008 from './008_cleanup_runs.ts';
 import * as m009 from './009_webhooks.ts';
 
 /** Every migration, in order. Add new ones here as `NNN_name`. */
@@ -15,5 +16,6 @@ export const migrations: Record<string, Migration> = {
   '004_auth_sessions': m004,
   '005_processing_limits': m005,
   '007_rate_limits': m007,
+  '008_cleanup_runs': m008,
   '009_webhooks': m009,
 };

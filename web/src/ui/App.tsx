@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { startLiveStatus } from '../live.ts';
 import { startSession } from '../session.ts';
 import { appStore, useStore } from '../store.ts';
+import { Admin } from './Admin.tsx';
 import { AuthScreen } from './AuthScreen.tsx';
 import { Dashboard } from './Dashboard.tsx';
 import { Library } from './Library.tsx';
@@ -10,18 +11,20 @@ import { TimelineView } from './Timeline.tsx';
 import { TopBar } from './TopBar.tsx';
 import { UploadProvider } from './upload-context.tsx';
 
-export type Tab = 'dashboard' | 'library' | 'timeline' | 'settings';
+export type Tab = 'dashboard' | 'library' | 'timeline' | 'settings' | 'admin';
 const PATHS: Record<Tab, string> = {
   dashboard: '/',
   library: '/library',
   timeline: '/timeline',
   settings: '/settings',
+  admin: '/admin',
 };
 const LABELS: Record<Tab, string> = {
   dashboard: 'Upload & processing',
   library: 'Library',
   timeline: 'Timeline',
   settings: 'Settings',
+  admin: 'Admin',
 };
 const TABS = Object.keys(PATHS) as Tab[];
 const tabFromPath = (p: string): Tab =>
@@ -39,6 +42,8 @@ export function App() {
 }
 
 function SignedIn() {
+  // The admin tab is for administrators only; the server refuses its API to anyone else anyway.
+  const isAdmin = useStore(appStore, (s) => s.user?.isAdmin === true);
   const [tab, setTab] = useState<Tab>(() => tabFromPath(location.pathname));
   useEffect(() => startLiveStatus(), []);
   useEffect(() => {
@@ -55,7 +60,7 @@ function SignedIn() {
       <div className="app">
         <TopBar />
         <nav className="tabs" aria-label="Sections">
-          {TABS.map((t) => (
+          {TABS.filter((t) => t !== 'admin' || isAdmin).map((t) => (
             <a
               key={t}
               href={PATHS[t]}
@@ -71,10 +76,11 @@ function SignedIn() {
           ))}
         </nav>
         <main className="main">
-          {tab === 'dashboard' && <Dashboard />}
+          {(tab === 'dashboard' || (tab === 'admin' && !isAdmin)) && <Dashboard />}
           {tab === 'library' && <Library />}
           {tab === 'timeline' && <TimelineView />}
           {tab === 'settings' && <Settings />}
+          {tab === 'admin' && isAdmin && <Admin />}
         </main>
       </div>
     </UploadProvider>

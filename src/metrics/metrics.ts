@@ -62,6 +62,13 @@ const cleanupRepairs = new Counter({
   registers: [registry],
 });
 
+const webhookAttempts = new Counter({
+  name: 'clipdock_webhook_deliveries_total',
+  help: 'Webhook delivery attempts, by outcome (delivered, retry, failed).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 /** Live WebSockets held by the hubs of this process (one per API node). */
 const socketSources = new Set<() => number>();
 new Gauge({
@@ -119,6 +126,10 @@ export function countProcessingFailure(code: string): void {
 
 export function countCleanupRepairs(check: string, n: number): void {
   if (n > 0) cleanupRepairs.inc({ check }, n);
+}
+
+export function countWebhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void {
+  webhookAttempts.inc({ outcome });
 }
 
 /** Registers a count of open WebSockets; returns its removal (for a node's stop). */

@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import type { AppContext } from '../context.ts';
 import { isAppError } from '../errors.ts';
 import { enqueue } from '../jobs/queue.ts';
+import { countWebhookAttempt } from '../metrics/metrics.ts';
 import { resolveWebhookTarget } from './address-policy.ts';
 import { deliveryJobOptions } from './events.ts';
 import { postWebhook, type SendResult } from './http-send.ts';
@@ -54,6 +55,7 @@ export async function deliverWebhook(ctx: AppContext, deliveryId: string): Promi
       .returning('attempts')
       .executeTakeFirst();
     if (!row) return; // delivered meanwhile by a redelivery, or its webhook was deleted
+    countWebhookAttempt(result.ok ? 'delivered' : row.attempts < cfg.maxAttempts ? 'retry' : 'failed');
     if (result.ok) {
       await tx
         .updateTable('webhook_deliveries')

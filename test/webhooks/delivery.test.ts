@@ -117,6 +117,16 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
       error: null,
     });
     expect(d!.deliveredAt).not.toBeNull();
+    // The attempts are counted for Prometheus too.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const count = (outcome: string) =>
+      Number(
+        new RegExp(`^clipdock_webhook_deliveries_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(
+          metrics,
+        )?.[1] ?? 0,
+      );
+    expect(count('retry')).toBeGreaterThanOrEqual(2);
+    expect(count('delivered')).toBeGreaterThanOrEqual(1);
     // Every try is the same message (receivers dedupe on webhook-id), each signed afresh.
     expect(new Set(flaky().map((r) => r.headers['webhook-id']))).toEqual(new Set([`msg_${d!.id}`]));
     for (const r of flaky()) {

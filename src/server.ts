@@ -62,7 +62,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
       databaseUrl = embedded.url;
       log.info('embedded PostgreSQL started');
     }
-    const database = openDatabase(databaseUrl, config.databasePoolSize);
+    const database = openDatabase(databaseUrl, config.databasePoolSize, log);
     stack.push(() => database.close());
     await migrateToLatest(database.db, databaseUrl);
 

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.ts';
 import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
+import { isStorageFull } from '../storage/full.ts';
 
 /** The one place errors become HTTP replies: `{"error":{"code","message"}}`. Never a bare 500 for bad input. */
 export function installErrorHandler(app: FastifyInstance): void {
@@ -47,6 +48,10 @@ export function installErrorHandler(app: FastifyInstance): void {
             ? 'Unsupported Content-Type. Send JSON with Content-Type: application/json.'
             : fe.message;
       return reply.status(fe.statusCode).send({ error: { code, message } });
+    }
+    if (isStorageFull(err)) {
+      req.log.error({ err }, 'write refused: storage full');
+      return reply.status(507).send({ error: { code: 'STORAGE_FULL', message: ERRORS.STORAGE_FULL[1] } });
     }
     if (isDatabaseUnavailable(err)) {
       req.log.warn({ err }, 'database unavailable');

@@ -155,6 +155,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       checkpoint: {
         done: cp.done ?? {},
         runs: cp.runs ?? {},
+        ended: cp.ended ?? {},
         ...(cp.reprocess ? { reprocess: true } : {}),
       } as Checkpoint,
     };
@@ -179,6 +180,8 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
   const heartbeatMs = Math.max(1000, Math.min(15_000, (cfg.worker.staleSeconds * 1000) / 6));
   const reporter = new ProgressReporter(ctx.db, ref, { minIntervalMs: PROGRESS_INTERVAL_MS, heartbeatMs });
   let current: StepName | null = null;
+  /** The step whose start was counted in this run and that has not finished. */
+  let started: StepName | null = null;
   try {
     const head = await ctx.store.head(claim.storageKey);
     if (!head) throw new StorageNotFoundError(claim.storageKey);
@@ -196,10 +199,11 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       }
       current = name;
       // A step that keeps killing its worker (each start is counted before it runs) must end.
-      if ((checkpoint.runs[name] ?? 0) >= cfg.worker.maxAttempts + 2) {
+      const stopped = (checkpoint.runs[name] ?? 0) - (checkpoint.ended?.[name] ?? 0);
+      if (stopped >= cfg.worker.maxAttempts + 2) {
         throw new AppError(
           'PROCESSING_FAILED',
-          `The ${name} step was started ${checkpoint.runs[name]} times without finishing (the worker stopped each time). Retry later; the original is kept.`,
+          `The ${name} step's worker stopped ${stopped} times before the step finished (killed, or out of memory). Retry later; the original is kept.`,
         );
       }
       const base = STEP_NAMES.filter((s) => checkpoint.done[s] !== undefined).reduce(
@@ -208,6 +212,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       );
       checkpoint.runs[name] = (checkpoint.runs[name] ?? 0) + 1;
       await saveCheckpoint(ctx, ref, checkpoint, name, base);
+      started = name;
       await mkdir(WORK_DIR, { recursive: true });
       const tmpDir = await mkdtemp(path.join(WORK_DIR, `${videoId}-${name}-`));
       const timeout = AbortSignal.timeout(cfg.worker.stepTimeoutSeconds * 1000);
@@ -241,6 +246,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       await reporter.flush();
       (checkpoint.done as Record<string, unknown>)[name] = output;
       await saveStepResult(ctx, ref, checkpoint, name, output, base + STEP_WEIGHTS[name]);
+      started = null;
     }
     await reporter.stop();
     await finishReady(ctx, ref);
@@ -250,6 +256,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
     if (opts.signal.aborted || err instanceof MediaAbortedError) throw err;
     // Canceled or deleted while the step ran (its original may be gone): nothing to retry.
     if (!(await stillProcessing(ctx, videoId))) return 'not_processable';
+    if (started) await recordEndedRun(ctx, videoId, started);
     const crashes = claim.toolCrashes + (isToolCrash(err) ? 1 : 0);
     const run = { attempts: claim.attempts + 1, crashes, reprocess };
     const verdict = judgeFailure(err, { ...run, maxAttempts: cfg.worker.maxAttempts, step: current });
@@ -263,6 +270,16 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
     await scheduleRetry(ctx, ref, verdict.note, run);
     return 'retry_scheduled';
   }
+}
+
+/** Counts a start of `step` that ended here with an error (not a worker that stopped). */
+async function recordEndedRun(ctx: AppContext, videoId: string, step: StepName): Promise<void> {
+  await sql`
+    UPDATE video_analysis
+    SET checkpoint = checkpoint || jsonb_build_object('ended',
+      coalesce(checkpoint->'ended', '{}'::jsonb)
+        || jsonb_build_object(${step}::text, coalesce((checkpoint->'ended'->>${step}::text)::int, 0) + 1))
+    WHERE video_id = ${videoId}`.execute(ctx.db);
 }
 
 async function stillProcessing(ctx: AppContext, videoId: string): Promise<boolean> {

@@ -10,6 +10,7 @@ import type { DataStore, KvStore } from '@tus/utils';
 import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.ts';
+import { isStorageFull } from '../storage/full.ts';
 import { keys } from '../storage/object-store.ts';
 import { handleNode, streamNodeBodies } from './node-body.ts';
 import { BUSY_RETRY_AFTER_SECONDS, PgLocker } from './pg-locker.ts';
@@ -149,6 +150,10 @@ export async function createTusService(ctx: AppContext): Promise<TusService> {
         return undefined;
       }
       nodeRes?.setHeader('content-type', 'application/json; charset=utf-8');
+      if (isStorageFull(err)) {
+        ctx.log.error({ err }, 'tus request failed: storage full');
+        return tusError('STORAGE_FULL');
+      }
       if (isDatabaseUnavailable(err)) {
         ctx.log.warn({ err }, 'tus request failed: database unavailable');
         nodeRes?.setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));

@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { ERRORS as APP_ERRORS, AppError, type ErrorCode } from '../errors.ts';
+import { isStorageFull } from '../storage/full.ts';
 import { finishUpload, storedOriginalSize, UploadRefusedError } from './finish.ts';
 import { UploadProgressWriter } from './progress.ts';
 import { SNIFF_BYTES, type SniffVerdict, sniffVideo } from './sniff.ts';
@@ -317,6 +318,11 @@ export class ClipdockUploadStore extends DataStore {
     try {
       await pipeline(meter, file);
     } catch (err) {
+      // What reached the disk stays: it is the upload's offset, from which the client resumes.
+      if (isStorageFull(err)) {
+        this.ctx.log.error({ err, videoId: id, offset }, 'upload write refused: storage full');
+        throw tusError('STORAGE_FULL');
+      }
       this.ctx.log.debug({ err, videoId: id }, 'upload write ended early');
       throw ERRORS.FILE_WRITE_ERROR;
     }

@@ -80,6 +80,9 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
       ]);
       worker = await startWorker(ctx, workerTasks(ctx), { crontab: workerCrontab });
       stack.push(() => worker!.stop());
+      const { startRecoveryLoop } = await import('./processing/recovery-loop.ts');
+      const recovery = startRecoveryLoop(ctx);
+      stack.push(() => recovery.stop());
     }
 
     let http: HttpServer | undefined;

@@ -1,12 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WORK_DIR } from '../../src/processing/runner.ts';
 import type { Checkpoint } from '../../src/processing/types.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeLong } from '../media/fixtures.ts';
 import { analysisRow, uploadedVideo, waitForStatus } from '../processing/helpers.ts';
+import { waitFor } from '../uploads/helpers.ts';
 
 /**
  * A worker killed mid-transcode: another worker node, already running, resumes the video within
@@ -84,5 +86,10 @@ describe('a killed worker', () => {
     const v = await waitForStatus(db, videoId, ['ready', 'failed'], 180_000);
     expect(v.status).toBe('ready');
     console.log(`resumed ${resumedAfterMs} ms after the kill`);
+    // The killed worker's temp dir does not wait for the step timeout: the lease check removes it.
+    await waitFor(
+      async () => !(await readdir(WORK_DIR).catch(() => [])).some((n) => n.startsWith(videoId)),
+      60_000,
+    );
   });
 });

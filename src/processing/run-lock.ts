@@ -32,7 +32,9 @@ export class RunLock {
 
   /** Takes the lock; false when another runner holds it. */
   async acquire(): Promise<boolean> {
-    const got = await this.tryOn(await this.connect());
+    const client = await this.connect();
+    this.client = client;
+    const got = await this.tryOn(client);
     this.state = got ? 'held' : 'taken';
     return got;
   }
@@ -58,7 +60,6 @@ export class RunLock {
     client.on('error', (err) => this.onLost(client, err));
     client.on('end', () => this.onLost(client));
     await client.connect();
-    this.client = client;
     return client;
   }
 
@@ -82,19 +83,27 @@ export class RunLock {
   private reacquire(signal?: AbortSignal): Promise<void> {
     this.reacquiring ??= (async () => {
       for (let attempt = 0; this.state === 'lost'; attempt++) {
+        let client: pg.Client | undefined;
         try {
-          const got = await this.tryOn(await this.connect());
-          if (this.state !== 'lost') return;
-          this.state = got ? 'held' : 'taken';
-          if (!got) {
-            this.log.warn(
-              { videoId: this.videoId },
-              'another runner took the video meanwhile; this run stops',
-            );
-            await this.release();
-            this.state = 'taken';
+          client = await this.connect();
+          const got = await this.tryOn(client);
+          // Released meanwhile (the run ended), or taken by another runner: this connection
+          // (and the lock it may hold) must not outlive this call.
+          if (this.state !== 'lost' || !got) {
+            await client.end().catch(() => {});
+            if (this.state === 'lost') {
+              this.state = 'taken';
+              this.log.warn(
+                { videoId: this.videoId },
+                'another runner took the video meanwhile; this run stops',
+              );
+            }
+            return;
           }
+          this.client = client;
+          this.state = 'held';
         } catch (err) {
+          await client?.end().catch(() => {});
           if (!isDatabaseUnavailable(err) || signal?.aborted) throw err;
           await new Promise((r) => setTimeout(r, backoffMs(attempt, 250, 2000)));
         }

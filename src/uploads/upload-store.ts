@@ -75,6 +75,12 @@ export interface UploadStoreDeps {
   readHead?: (innerId: string, bytes: number) => Promise<Buffer>;
 }
 
+/** How many bytes of a request reached the partial file (local disk), and where to report it. */
+interface StoredBytes {
+  bytes?: () => number;
+  report: (offset: number) => void;
+}
+
 export class ClipdockUploadStore extends DataStore {
   private readonly inner: DataStore;
   private readonly deps: UploadStoreDeps;
@@ -235,7 +241,11 @@ export class ClipdockUploadStore extends DataStore {
   ): Promise<number> {
     const video = uploadRequest.getStore()?.video ?? (await this.loadVideo(id));
     const size = Number(video.declared_size);
-    const progress = (offset: number) => this.progress.report(id, size, offset);
+    // On local disk, progress is what reached the file (not what the meter passed on to the
+    // write buffer), so received_bytes never runs ahead of the bytes actually stored.
+    const stored: StoredBytes = { report: (bytes) => this.progress.report(id, size, bytes) };
+    const progress = (received: number) =>
+      this.progress.report(id, size, stored.bytes ? offset + stored.bytes() : received);
     const target = Math.min(SNIFF_BYTES, size);
     const needsSniff = video.mime_type === null && offset < target;
     let prefix: Buffer = Buffer.alloc(0);
@@ -269,7 +279,7 @@ export class ClipdockUploadStore extends DataStore {
     source.pipe(meter);
     let newOffset: number;
     try {
-      newOffset = await this.store(meter, id, offset);
+      newOffset = await this.store(meter, id, offset, stored);
     } catch (err) {
       source.unpipe(meter);
       const verdict = meter.rejected;
@@ -312,12 +322,16 @@ export class ClipdockUploadStore extends DataStore {
   }
 
   /** Stores the metered bytes: straight into the partial file when on disk, else via the store. */
-  private async store(meter: UploadMeter, id: string, offset: number): Promise<number> {
+  private async store(meter: UploadMeter, id: string, offset: number, stored: StoredBytes): Promise<number> {
     const file = this.deps.openWrite?.(this.deps.innerId(id), offset);
     if (!file) return this.inner.write(meter, this.deps.innerId(id), offset);
+    const written = file as stream.Writable & { bytesWritten?: number };
+    stored.bytes = () => written.bytesWritten ?? meter.received;
     try {
       await pipeline(meter, file);
     } catch (err) {
+      // The bytes that did reach the file are the upload's progress.
+      stored.report(offset + stored.bytes());
       // What reached the disk stays: it is the upload's offset, from which the client resumes.
       if (isStorageFull(err)) {
         this.ctx.log.error({ err, videoId: id, offset }, 'upload write refused: storage full');

@@ -9,7 +9,15 @@ import type { Checkpoint } from '../../src/processing/types.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeGood } from '../media/fixtures.ts';
 import { analysisRow, uploadedVideo, waitForStatus } from '../processing/helpers.ts';
-import { createSession, fakeMp4, headOffset, sha256, startTus, tusCreate } from '../uploads/helpers.ts';
+import {
+  createSession,
+  fakeMp4,
+  headOffset,
+  sha256,
+  startTus,
+  tusCreate,
+  waitFor,
+} from '../uploads/helpers.ts';
 
 /**
  * A real full filesystem: the node's data dir (uploads and storage) is a 20 MiB tmpfs, filled
@@ -104,6 +112,20 @@ describe('a full disk', () => {
     const partial = await readFile(path.join(mnt, 'uploads', files[0]!.videoId));
     expect(partial.length).toBe(offset);
     expect(sha256(partial)).toBe(sha256(body.subarray(0, offset)));
+    // The video's progress says what was stored, not what was received.
+    const db = server.node.ctx.db;
+    const receivedBytes = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('videos')
+            .select('received_bytes')
+            .where('id', '=', files[0]!.videoId)
+            .executeTakeFirstOrThrow()
+        ).received_bytes,
+      );
+    await waitFor(async () => (await receivedBytes()) === offset, 10_000).catch(() => {});
+    expect(await receivedBytes()).toBe(offset);
 
     // Creating another upload on the full disk: 507 as well, never a 500.
     await fill('filler2', 0);

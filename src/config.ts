@@ -72,7 +72,7 @@ const schema = z.object({
   FFPROBE_PATH: z.string().min(1).optional(),
   PROCESSING_MAX_ATTEMPTS: int(1).default(5),
   PROCESSING_STEP_TIMEOUT_SECONDS: int(1).default(3600),
-  PROCESSING_STALE_SECONDS: int(3).default(120),
+  PROCESSING_STALE_SECONDS: int(3).default(15),
   MAX_DURATION_SECONDS: int(1).default(6 * 3600),
   MAX_DIMENSION: int(16).default(8192),
   // Width × height × frames of one video: 3840×2160 at 60 fps for an hour is 1.79e12.

@@ -115,6 +115,10 @@ export const ERRORS = {
   PROCESSING_FAILED: [500, 'Processing failed on our side several times. Retry later; the original is kept.'],
   DATABASE_UNAVAILABLE: [503, 'The database is not answering. Try again shortly.'],
   STORAGE_UNAVAILABLE: [503, 'The storage backend is not answering. Try again shortly.'],
+  STORAGE_FULL: [
+    507,
+    "The server's storage is full, so this could not be stored. Try again later (an upload resumes where it stopped: the bytes received so far are kept); the server's operator has been told.",
+  ],
   TIMELINE_INVALID_RANGE: [
     400,
     'In and out points must lie inside the clip, and a clip must end after it starts.',

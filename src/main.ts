@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
+import { isDatabaseUnavailable } from './db/unavailable.ts';
 import { ToolchainError } from './media/toolchain.ts';
 import { startClipdock } from './server.ts';
 
@@ -21,6 +22,14 @@ try {
 const log = pino({
   level: config.logLevel,
   redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.secretAccessKey'],
+});
+
+// The last line of defence: a database error that escaped whoever awaited it (a library's
+// promise nobody awaits, during an outage) is logged, never the end of the process. Anything
+// else is still fatal, as Node makes it by default.
+process.on('unhandledRejection', (reason) => {
+  if (!isDatabaseUnavailable(reason)) throw reason;
+  log.error({ err: reason }, 'database error nobody handled (the database is unavailable); carrying on');
 });
 
 let stopping = false;

@@ -65,7 +65,7 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
       databaseUrl = embedded.url;
       log.info('embedded PostgreSQL started');
     }
-    const database = openDatabase(databaseUrl, config.databasePoolSize);
+    const database = openDatabase(databaseUrl, config.databasePoolSize, log);
     stack.push(() => database.close());
     await migrateToLatest(database.db, databaseUrl);
 
@@ -83,6 +83,9 @@ export async function startClipdock(config: Config, log: FastifyBaseLogger): Pro
       ]);
       worker = await startWorker(ctx, workerTasks(ctx), { crontab: workerCrontab });
       stack.push(() => worker!.stop());
+      const { startRecoveryLoop } = await import('./processing/recovery-loop.ts');
+      const recovery = startRecoveryLoop(ctx);
+      stack.push(() => recovery.stop());
     }
     let metricsUrl: string | undefined;
     if (config.role === 'worker') {

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './types.ts';
+import { guardPool } from './unavailable.ts';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -15,10 +16,27 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-export function openDatabase(url: string, poolSize: number): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000 });
-  // A dropped idle connection must not crash the process; the pool replaces it.
-  pool.on('error', () => {});
+const silent = { warn() {}, debug() {} };
+
+/**
+ * The query pool. A connection lost at any moment (idle, or checked out between two statements)
+ * is logged and dropped, never fatal; taking one waits at most CONNECT_TIMEOUT_MS (a database
+ * that does not answer fails the request with 503 DATABASE_UNAVAILABLE instead of hanging it).
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+export function openDatabase(
+  url: string,
+  poolSize: number,
+  log: Parameters<typeof guardPool>[1] = silent,
+): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
+  guardPool(pool, log, 'database pool');
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

@@ -45,6 +45,8 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
   /** Things the operator should know (where the cluster or the binaries live, and why). */
   notice?: (message: string) => void;
+  /** A fixed port (e.g. to start a stopped cluster again where its clients expect it); default: a free one. */
+  port?: number;
 }
 
 const USER = 'clipdock';
@@ -83,7 +85,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
   await clearStalePostmaster(pgDir);
 
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const flags = [
     '-c',
     'listen_addresses=127.0.0.1',

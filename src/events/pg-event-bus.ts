@@ -82,6 +82,9 @@ export class PgEventBus implements VideoEventBus {
       application_name: LISTENER_APPLICATION_NAME,
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
+      // A database that does not answer (a black-holed network) fails the attempt, which is
+      // then retried with backoff, instead of leaving the listener waiting for good.
+      connectionTimeoutMillis: 10_000,
       // Bounds the health check on a half-open connection, which would otherwise wait forever.
       query_timeout: 10_000,
     });

@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.ts';
 import { AppError, ERRORS, type ErrorCode } from '../errors.ts';
+import { isStorageFull } from '../storage/full.ts';
 
 /** The one place errors become HTTP replies: `{"error":{"code","message"}}`. Never a bare 500 for bad input. */
 export function installErrorHandler(app: FastifyInstance): void {
@@ -47,10 +49,15 @@ export function installErrorHandler(app: FastifyInstance): void {
             : fe.message;
       return reply.status(fe.statusCode).send({ error: { code, message } });
     }
-    if (isDatabaseDown(err)) {
+    if (isStorageFull(err)) {
+      req.log.error({ err }, 'write refused: storage full');
+      return reply.status(507).send({ error: { code: 'STORAGE_FULL', message: ERRORS.STORAGE_FULL[1] } });
+    }
+    if (isDatabaseUnavailable(err)) {
       req.log.warn({ err }, 'database unavailable');
       return reply
         .status(503)
+        .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
         .send({ error: { code: 'DATABASE_UNAVAILABLE', message: ERRORS.DATABASE_UNAVAILABLE[1] } });
     }
     req.log.error({ err }, 'unhandled error');
@@ -65,11 +72,4 @@ export function installErrorHandler(app: FastifyInstance): void {
       },
     });
   });
-}
-
-function isDatabaseDown(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return (
-    code === 'ECONNREFUSED' || code === '57P01' || code === '57P03' || code === '08006' || code === '08001'
-  );
 }

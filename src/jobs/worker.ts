@@ -1,6 +1,6 @@
 import { Logger, type Runner, run, type Task, type TaskList } from 'graphile-worker';
-import pg from 'pg';
 import type { AppContext } from '../context.ts';
+import { PatientPool } from './patient-pool.ts';
 import type { JobName, JobPayloads } from './queue.ts';
 
 /** A task with its payload typed from `JobPayloads`. */
@@ -37,12 +37,13 @@ export async function startWorker(
     fn.call(log, meta ?? {}, message);
   });
   const concurrency = opts.concurrency ?? ctx.config.worker.concurrency;
-  // Our pool, so that its lifetime (and its error handling) is ours: ended after the runner stops.
-  const pgPool = new pg.Pool({ connectionString: ctx.databaseUrl, max: concurrency + 4 });
-  const onConnectionError = (what: string) => (err: Error) =>
-    (isShutdownNoise(err.message, { error: err }) ? log.debug : log.warn).call(log, { err }, what);
-  pgPool.on('error', onConnectionError('worker pool connection error'));
-  pgPool.on('connect', (client) => client.on('error', onConnectionError('worker connection error')));
+  // Our pool, so that its lifetime (and its error handling) is ours: ended after the runner
+  // stops. It waits out a database outage instead of failing (see patient-pool.ts).
+  const pgPool = new PatientPool(
+    { connectionString: ctx.databaseUrl, max: concurrency + 4, connectionTimeoutMillis: 10_000 },
+    log,
+    'worker',
+  );
   const runner: Runner = await run({
     pgPool,
     concurrency,
@@ -54,6 +55,7 @@ export async function startWorker(
   });
   return {
     async stop() {
+      pgPool.stopWaiting();
       await runner.stop();
       await pgPool.end();
     },

@@ -1,5 +1,6 @@
 import { AppError, ERRORS, type ErrorCode, isAppError } from '../errors.ts';
 import { MediaToolError } from '../media/ffmpeg.ts';
+import { isStorageFull } from '../storage/full.ts';
 
 /**
  * What a processing failure means: fail now or try again, and what a person is told. People
@@ -71,6 +72,15 @@ export function judgeFailure(err: unknown, c: FailureContext): FailureVerdict {
   }
   if (isAppError(err) && (!isRetryableFailure(err.code) || FINAL_FOR_RUNNER.has(err.code))) {
     return { kind: 'fail', error: publicError(err.code, err.message) };
+  }
+  // The storage refused the output for lack of room: retried (space may be freed), and the
+  // failure says so rather than blaming the video.
+  if (isStorageFull(err)) {
+    if (c.attempts < c.maxAttempts) {
+      return { kind: 'retry', note: `The server's storage was full${where}; it runs again shortly.` };
+    }
+    const message = `The server's storage was full when the video was processed (${c.attempts} attempts${where}). Retry once space is freed; the original is kept.`;
+    return { kind: 'fail', error: publicError('STORAGE_FULL', message) };
   }
   if (c.attempts >= c.maxAttempts) {
     const message = `Processing failed ${c.attempts} times${where}. Retry later; the original is kept.`;

@@ -45,8 +45,6 @@ export class ProgressReporter {
   private chain: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   private lastWritten = { step: '', stepProgress: -1 };
-  /** A failed write is kept and rethrown by flush(), so a lost database fails the job. */
-  private error: unknown;
 
   constructor(db: Db, ref: VideoRef, opts: { minIntervalMs: number; heartbeatMs: number }) {
     this.db = db;
@@ -107,9 +105,10 @@ export class ProgressReporter {
             .execute();
           await publish(tx, this.ref, 'processing', p.step, p.overall);
         })
-        .catch((err) => {
-          this.error ??= err;
-        }),
+        // Progress is advisory: a write that failed (a blip of the database) is dropped, never
+        // the step's failure. The step's result is written by the runner, which waits out an
+        // outage; the heartbeat resumes by itself.
+        .catch(() => {}),
     );
   }
 
@@ -117,7 +116,6 @@ export class ProgressReporter {
   async flush(): Promise<void> {
     this.write();
     await this.chain;
-    if (this.error) throw this.error;
   }
 
   async stop(): Promise<void> {

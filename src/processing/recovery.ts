@@ -28,7 +28,7 @@ interface StaleRow {
 }
 
 export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryReport> {
-  await removeAbandonedWorkDirs(ctx.config.worker.stepTimeoutSeconds);
+  await removeAbandonedWorkDirs(ctx);
   const stale = await sql<StaleRow>`
     SELECT v.id, j.id::text AS job_id, j.locked_by, coalesce(j.attempts >= j.max_attempts, false) AS exhausted
     FROM videos v
@@ -70,15 +70,37 @@ export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryRep
 }
 
 /**
- * Temp dirs of steps whose worker was killed on this machine. A live step never runs longer than
- * the step timeout, so a dir older than that (plus a margin) has no owner.
+ * Temp dirs of steps whose worker was killed on this machine (named `<videoId>-<step>-*`). A dir
+ * is abandoned once nobody holds its video's run lock (a live runner holds it for as long as its
+ * dir exists) and it is older than PROCESSING_STALE_SECONDS (a runner that lost its lock's
+ * connection takes it again within seconds of the database answering); a dir older than the
+ * step timeout (plus a margin) has no owner whatever the database says.
  */
-async function removeAbandonedWorkDirs(stepTimeoutSeconds: number): Promise<void> {
-  const cutoff = Date.now() - (stepTimeoutSeconds + 600) * 1000;
+async function removeAbandonedWorkDirs(ctx: AppContext): Promise<void> {
+  const { stepTimeoutSeconds, staleSeconds } = ctx.config.worker;
+  const now = Date.now();
   const entries = await readdir(WORK_DIR).catch(() => [] as string[]);
+  const candidates: Array<{ dir: string; videoId: string }> = [];
   for (const name of entries) {
     const dir = path.join(WORK_DIR, name);
     const st = await stat(dir).catch(() => undefined);
-    if (st && st.mtimeMs < cutoff) await rm(dir, { recursive: true, force: true });
+    if (!st) continue;
+    if (st.mtimeMs < now - (stepTimeoutSeconds + 600) * 1000) {
+      await rm(dir, { recursive: true, force: true });
+      continue;
+    }
+    const videoId = /^([0-9a-f-]{36})-/.exec(name)?.[1];
+    if (videoId && st.mtimeMs < now - staleSeconds * 1000) candidates.push({ dir, videoId });
+  }
+  if (candidates.length === 0) return;
+  const client = new pg.Client({ connectionString: ctx.databaseUrl });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    for (const c of candidates) {
+      if (!(await isVideoLocked(client, c.videoId))) await rm(c.dir, { recursive: true, force: true });
+    }
+  } finally {
+    await client.end().catch(() => {});
   }
 }

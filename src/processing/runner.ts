@@ -2,9 +2,9 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
+import { whileDatabaseDown } from '../db/unavailable.ts';
 import { AppError } from '../errors.ts';
 import { MediaAbortedError } from '../media/ffmpeg.ts';
 import { createMediaTools, type MediaTools } from '../media/media-tools.ts';
@@ -15,6 +15,7 @@ import type { TranscriptionProvider } from '../transcription/provider.ts';
 import { isToolCrash, judgeFailure } from './failure-policy.ts';
 import { outputSizes } from './output-sizes.ts';
 import { ProgressReporter, publish, type VideoRef } from './progress.ts';
+import { RunLock } from './run-lock.ts';
 import { finishFailed, finishReady, scheduleRetry } from './settle.ts';
 import { analyzeStep } from './steps/analyze.ts';
 import { normalizeStep } from './steps/normalize.ts';
@@ -69,23 +70,18 @@ const STEPS: { [N in StepName]: Step<N> } = {
 const PROGRESS_INTERVAL_MS = 250;
 /** Steps' temp dirs; what a killed worker left here is removed by the recovery sweep. */
 export const WORK_DIR = path.join(os.tmpdir(), 'clipdock-work');
-const LOCK_NAMESPACE = 'clipdock.process_video';
+// The recovery sweep's check of the run lock (kept exported here for its callers).
+export { isVideoLocked } from './run-lock.ts';
 
 export async function processVideo(ctx: AppContext, videoId: string, opts: RunOptions): Promise<RunOutcome> {
-  const lock = new pg.Client({ connectionString: ctx.databaseUrl });
-  lock.on('error', () => {});
-  await lock.connect();
+  const lock = new RunLock(ctx.databaseUrl, videoId, ctx.log);
   try {
-    const got = await lock.query<{ ok: boolean }>(
-      'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
-      [LOCK_NAMESPACE, videoId],
-    );
-    if (!got.rows[0]?.ok) return 'busy';
-    const outcome = await runLocked(ctx, videoId, opts);
+    if (!(await lock.acquire())) return 'busy';
+    const outcome = await runLocked(ctx, videoId, opts, lock);
     await cleanUpIfDeleted(ctx, videoId);
     return outcome;
   } finally {
-    await lock.end().catch(() => {});
+    await lock.release();
   }
 }
 
@@ -102,20 +98,12 @@ async function cleanUpIfDeleted(ctx: AppContext, videoId: string): Promise<void>
   ]);
 }
 
-/** Whether some process holds the video's run lock right now. */
-export async function isVideoLocked(client: pg.Client, videoId: string): Promise<boolean> {
-  const r = await client.query<{ ok: boolean }>(
-    'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
-    [LOCK_NAMESPACE, videoId],
-  );
-  if (r.rows[0]?.ok) {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [LOCK_NAMESPACE, videoId]);
-    return false;
-  }
-  return true;
-}
-
-async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Promise<RunOutcome> {
+async function runLocked(
+  ctx: AppContext,
+  videoId: string,
+  opts: RunOptions,
+  lock: RunLock,
+): Promise<RunOutcome> {
   const claim = await ctx.db.transaction().execute(async (tx) => {
     const v = await tx
       .selectFrom('videos')
@@ -156,6 +144,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       checkpoint: {
         done: cp.done ?? {},
         runs: cp.runs ?? {},
+        ended: cp.ended ?? {},
         ...(cp.reprocess ? { reprocess: true } : {}),
       } as Checkpoint,
     };
@@ -180,6 +169,8 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
   const heartbeatMs = Math.max(1000, Math.min(15_000, (cfg.worker.staleSeconds * 1000) / 6));
   const reporter = new ProgressReporter(ctx.db, ref, { minIntervalMs: PROGRESS_INTERVAL_MS, heartbeatMs });
   let current: StepName | null = null;
+  /** The step whose start was counted in this run and that has not finished. */
+  let started: StepName | null = null;
   try {
     const head = await ctx.store.head(claim.storageKey);
     if (!head) throw new StorageNotFoundError(claim.storageKey);
@@ -197,10 +188,11 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       }
       current = name;
       // A step that keeps killing its worker (each start is counted before it runs) must end.
-      if ((checkpoint.runs[name] ?? 0) >= cfg.worker.maxAttempts + 2) {
+      const stopped = (checkpoint.runs[name] ?? 0) - (checkpoint.ended?.[name] ?? 0);
+      if (stopped >= cfg.worker.maxAttempts + 2) {
         throw new AppError(
           'PROCESSING_FAILED',
-          `The ${name} step was started ${checkpoint.runs[name]} times without finishing (the worker stopped each time). Retry later; the original is kept.`,
+          `The ${name} step's worker stopped ${stopped} times before the step finished (killed, or out of memory). Retry later; the original is kept.`,
         );
       }
       const base = STEP_NAMES.filter((s) => checkpoint.done[s] !== undefined).reduce(
@@ -209,6 +201,7 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
       );
       checkpoint.runs[name] = (checkpoint.runs[name] ?? 0) + 1;
       await saveCheckpoint(ctx, ref, checkpoint, name, base);
+      started = name;
       await mkdir(WORK_DIR, { recursive: true });
       const tmpDir = await mkdtemp(path.join(WORK_DIR, `${videoId}-${name}-`));
       const timeout = AbortSignal.timeout(cfg.worker.stepTimeoutSeconds * 1000);
@@ -242,17 +235,31 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
         await rm(tmpDir, { recursive: true, force: true });
       }
       await reporter.flush();
+      // Another runner took over while the database was away: it owns the video now.
+      if (!(await lock.stillHeld(opts.signal))) {
+        await reporter.stop();
+        return 'busy';
+      }
       (checkpoint.done as Record<string, unknown>)[name] = output;
-      await saveStepResult(ctx, ref, checkpoint, name, output, base + STEP_WEIGHTS[name]);
+      // A finished step survives a blip of the database: its result is written once it is back
+      // (a transcode is never redone because one write failed).
+      await whileDatabaseDown(
+        () => saveStepResult(ctx, ref, checkpoint, name, output, base + STEP_WEIGHTS[name]),
+        { signal: opts.signal },
+      );
+      started = null;
     }
     await reporter.stop();
-    await finishReady(ctx, ref);
+    if (!(await lock.stillHeld(opts.signal))) return 'busy';
+    await whileDatabaseDown(() => finishReady(ctx, ref), { signal: opts.signal });
     return 'ready';
   } catch (err) {
     await reporter.stop();
     if (opts.signal.aborted || err instanceof MediaAbortedError) throw err;
+    if (!(await lock.stillHeld(opts.signal))) return 'busy';
     // Canceled or deleted while the step ran (its original may be gone): nothing to retry.
     if (!(await stillProcessing(ctx, videoId))) return 'not_processable';
+    if (started) await recordEndedRun(ctx, videoId, started);
     const crashes = claim.toolCrashes + (isToolCrash(err) ? 1 : 0);
     const run = { attempts: claim.attempts + 1, crashes, reprocess };
     const verdict = judgeFailure(err, { ...run, maxAttempts: cfg.worker.maxAttempts, step: current });
@@ -266,6 +273,16 @@ async function runLocked(ctx: AppContext, videoId: string, opts: RunOptions): Pr
     await scheduleRetry(ctx, ref, verdict.note, run);
     return 'retry_scheduled';
   }
+}
+
+/** Counts a start of `step` that ended here with an error (not a worker that stopped). */
+async function recordEndedRun(ctx: AppContext, videoId: string, step: StepName): Promise<void> {
+  await sql`
+    UPDATE video_analysis
+    SET checkpoint = checkpoint || jsonb_build_object('ended',
+      coalesce(checkpoint->'ended', '{}'::jsonb)
+        || jsonb_build_object(${step}::text, coalesce((checkpoint->'ended'->>${step}::text)::int, 0) + 1))
+    WHERE video_id = ${videoId}`.execute(ctx.db);
 }
 
 async function stillProcessing(ctx: AppContext, videoId: string): Promise<boolean> {

@@ -70,7 +70,11 @@ export async function retryVideo(
     await tx
       .updateTable('video_analysis')
       .set({
+        // A fresh attempt count: earlier attempts' failures, crashes and stopped workers were
+        // before the user asked again. Finished steps stay done (`checkpoint.done`).
         attempts: 0,
+        tool_crashes: 0,
+        checkpoint: sql`checkpoint || '{"runs":{},"ended":{}}'::jsonb`,
         retry_after: null,
         error_code: null,
         error_message: null,

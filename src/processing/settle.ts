@@ -1,11 +1,14 @@
 import { sql } from 'kysely';
+import { scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
 import { captureReservation, releaseReservation } from '../credits/ledger.ts';
 import type { Tx } from '../db/database.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
 import { countProcessingFailure } from '../metrics/metrics.ts';
+import { keys } from '../storage/object-store.ts';
 import type { PublicError } from './failure-policy.ts';
 import { publish, type VideoRef } from './progress.ts';
+import type { Checkpoint, StoredOutputs } from './types.ts';
 
 /**
  * How a run ends: ready, failed, or waiting for its next attempt. Each is one transaction that
@@ -55,6 +58,13 @@ export async function finishFailed(
   run: { attempts: number; crashes: number; reprocess: boolean },
 ): Promise<void> {
   const { attempts, crashes, reprocess } = run;
+  // What is stored under the video besides its original, including what a step that failed
+  // half-way wrote before it could be recorded (no run writes meanwhile: we hold its lock).
+  const stored = reprocess
+    ? []
+    : (await ctx.store.list(keys.videoPrefix(ref.videoId)).catch(() => []))
+        .map((o) => o.key)
+        .filter((k) => k !== keys.original(ref.videoId));
   await ctx.db.transaction().execute(async (tx: Tx) => {
     await tx
       .updateTable('video_analysis')
@@ -91,8 +101,48 @@ export async function finishFailed(
     if (Number(moved.numUpdatedRows) === 0) return;
     countProcessingFailure(e.code);
     await releaseReservation(tx, ref.videoId);
+    await dropOutputs(tx, ref.videoId, stored);
     await publish(tx, ref, 'failed', null, 0, e);
   });
+}
+
+/**
+ * A failed video keeps its original only: what its finished steps wrote is deleted (durably, by
+ * the cleanup job), and those steps are no longer done, so a Retry writes them again. The probe
+ * wrote no file; its result stays.
+ */
+async function dropOutputs(tx: Tx, videoId: string, stored: string[]): Promise<void> {
+  const a = await tx
+    .selectFrom('video_analysis')
+    .select(['outputs', 'checkpoint'])
+    .where('video_id', '=', videoId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!a) return;
+  const o = (a.outputs ?? {}) as StoredOutputs;
+  const recorded = [
+    o.video,
+    o.poster,
+    o.storyboard,
+    o.storyboardIndex,
+    o.waveform,
+    o.transcript,
+    ...(o.thumbnails ?? []),
+  ];
+  const written = new Set([...recorded, ...stored]);
+  const cp = (a.checkpoint ?? {}) as Partial<Checkpoint>;
+  const done = cp.done?.probe !== undefined ? { probe: cp.done.probe } : {};
+  await tx
+    .updateTable('video_analysis')
+    .set({ outputs: '{}', output_sizes: '{}', checkpoint: JSON.stringify({ ...cp, done }) })
+    .where('video_id', '=', videoId)
+    .execute();
+  await scheduleCleanup(
+    tx,
+    [...written]
+      .filter((k): k is string => typeof k === 'string')
+      .map((target) => ({ kind: 'delete_object' as const, target, reason: 'outputs of a failed video' })),
+  );
 }
 
 export async function scheduleRetry(

@@ -130,7 +130,13 @@ export interface StepOutputs {
 /** `video_analysis.checkpoint`: each finished step's output, and how often each step was started. */
 export interface Checkpoint {
   done: Partial<StepOutputs>;
+  /** Starts of each step (counted before it runs). */
   runs: Partial<Record<StepName, number>>;
+  /**
+   * Starts that ended in this process with an error (recorded by the runner). A start neither
+   * done nor ended is one whose worker stopped (killed, out of memory, the machine went down).
+   */
+  ended?: Partial<Record<StepName, number>>;
   /** Set by a re-analysis of a ready video, so a resumed run (even without the job's flag) knows it. */
   reprocess?: boolean;
 }

@@ -88,7 +88,13 @@ export async function handleNode(server: Server, req: IncomingMessage, res: Serv
   if (req.method === 'PATCH' || req.method === 'POST') {
     Object.defineProperty(request, 'body', { value: req, configurable: true });
   }
-  const response = await server.handleWeb(request as unknown as Request);
+  let response = await server.handleWeb(request as unknown as Request);
+  if (response.status >= 400) {
+    // Our refusals are `{"error":{code,message}}`, which tus sends as text/plain: say what it is.
+    const text = await response.text();
+    if (text.startsWith('{')) response.headers.set('content-type', 'application/json; charset=utf-8');
+    response = new Response(text, { status: response.status, headers: response.headers });
+  }
   if (response.status >= 400 && !req.complete) {
     // Closing at once would reset the connection under the reply: keep it open while the
     // refused rest of the body is discarded (bounded below).

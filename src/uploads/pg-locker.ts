@@ -1,6 +1,7 @@
 import { ERRORS, type Lock, type Locker, type RequestRelease } from '@tus/utils';
 import type { FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
+import { backoffMs, guardPool, isDatabaseUnavailable } from '../db/unavailable.ts';
 import { tusError } from './upload-store.ts';
 
 /**
@@ -62,25 +63,59 @@ export class PgLocker implements Locker {
       // Also bounds the wait for a connection while all are held (pg-pool applies it to both).
       connectionTimeoutMillis: opts.poolTimeoutMs ?? 5_000,
     });
-    this.pool.on('error', (err) => opts.log.warn({ err }, 'tus lock connection error'));
+    guardPool(this.pool, opts.log, 'tus lock pool');
   }
 
-  /** Starts listening for release requests from other nodes. */
+  /**
+   * Starts listening for release requests from other nodes. A lost listener connects again with
+   * backoff for as long as it takes (an outage of the database), never giving up.
+   */
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.databaseUrl });
-    client.on('error', (err) => {
-      this.opts.log.warn({ err }, 'tus lock listener lost; reconnecting');
-      this.listener = undefined;
-      client.end().catch(() => {});
-      if (!this.stopped) setTimeout(() => this.start().catch(() => {}), 1000).unref();
+    const client = new pg.Client({
+      connectionString: this.opts.databaseUrl,
+      connectionTimeoutMillis: 10_000,
     });
+    let lost = false;
+    const onLost = (err?: Error) => {
+      if (lost) return;
+      lost = true;
+      if (this.listener === client) this.listener = undefined;
+      client.end().catch(() => {});
+      if (this.stopped) return;
+      this.opts.log.warn({ err }, 'tus lock listener lost; reconnecting');
+      this.reconnectListener();
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost());
     client.on('notification', (msg) => {
       if (msg.channel !== LOCK_CHANNEL || !msg.payload) return;
       for (const release of this.held.get(msg.payload) ?? []) void release();
     });
-    await client.connect();
-    await client.query(`LISTEN ${LOCK_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${LOCK_CHANNEL}`);
+    } catch (err) {
+      lost = true;
+      client.removeAllListeners('end');
+      await client.end().catch(() => {});
+      throw err;
+    }
+    this.listenerAttempt = 0;
     this.listener = client;
+  }
+
+  private listenerAttempt = 0;
+
+  private reconnectListener(): void {
+    if (this.stopped) return;
+    const delay = backoffMs(this.listenerAttempt++);
+    setTimeout(() => {
+      if (this.stopped) return;
+      this.start().catch((err: unknown) => {
+        this.opts.log.warn({ err }, 'tus lock listener could not reconnect; retrying');
+        this.reconnectListener();
+      });
+    }, delay).unref();
   }
 
   async stop(): Promise<void> {
@@ -94,6 +129,9 @@ export class PgLocker implements Locker {
     return new PgLock(this, id);
   }
 }
+
+const isPoolTimeout = (err: unknown) =>
+  /timeout exceeded when trying to connect/.test((err as Error)?.message ?? '');
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -111,6 +149,7 @@ class PgLock implements Lock {
   private readonly id: string;
   private client: pg.PoolClient | undefined;
   private release: RequestRelease | undefined;
+  private onLost: ((err: Error) => void) | undefined;
 
   constructor(locker: PgLocker, id: string) {
     this.locker = locker;
@@ -123,6 +162,11 @@ class PgLock implements Lock {
     try {
       client = await this.locker.pool.connect();
     } catch (err) {
+      // The database is down: say so (503, Retry-After); tus clients retry.
+      if (isDatabaseUnavailable(err) && !isPoolTimeout(err)) {
+        this.locker.log.warn({ err }, 'database unavailable for the tus lock; refusing with 503');
+        throw tusError('DATABASE_UNAVAILABLE');
+      }
       // Every connection is held, or the database did not answer in time: either way, later.
       this.locker.log.warn({ err }, 'no tus lock connection free in time; refusing with 503');
       throw uploadsBusy();
@@ -149,6 +193,17 @@ class PgLock implements Lock {
       client.release();
       throw err;
     }
+    // The session (and with it the advisory lock) can end while the request writes: a restart
+    // or failover of the database, pg_terminate_backend. Another request may then take the lock,
+    // so this one is asked to stop; its bytes so far are kept, and the client resumes.
+    this.onLost = (err: Error) => {
+      this.locker.log.warn(
+        { err: { code: (err as { code?: string }).code, message: err.message }, uploadId: this.id },
+        'tus lock connection lost; ending the request that held it',
+      );
+      void requestRelease();
+    };
+    client.on('error', this.onLost);
     this.client = client;
     this.release = requestRelease;
     const holders = this.locker.held.get(this.id) ?? new Set<RequestRelease>();
@@ -165,6 +220,7 @@ class PgLock implements Lock {
     const client = this.client;
     if (!client) throw new Error('Releasing an unlocked lock!');
     this.client = undefined;
+    if (this.onLost) client.removeListener('error', this.onLost);
     const holders = this.locker.held.get(this.id);
     if (this.release) holders?.delete(this.release);
     if (holders?.size === 0) this.locker.held.delete(this.id);

@@ -9,6 +9,8 @@ import { Server } from '@tus/server';
 import type { DataStore, KvStore } from '@tus/utils';
 import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.ts';
+import { isStorageFull } from '../storage/full.ts';
 import { keys } from '../storage/object-store.ts';
 import { handleNode, streamNodeBodies } from './node-body.ts';
 import { BUSY_RETRY_AFTER_SECONDS, PgLocker } from './pg-locker.ts';
@@ -142,11 +144,22 @@ export async function createTusService(ctx: AppContext): Promise<TusService> {
       const nodeRes = (req as { runtime?: { node?: { res?: ServerResponse } } }).runtime?.node?.res;
       if ('status_code' in err) {
         if (err.body.startsWith('{')) nodeRes?.setHeader('content-type', 'application/json; charset=utf-8');
-        if (err.status_code === 503) nodeRes?.setHeader('retry-after', String(BUSY_RETRY_AFTER_SECONDS));
+        if (err.status_code === 503 && !nodeRes?.hasHeader('retry-after')) {
+          nodeRes?.setHeader('retry-after', String(BUSY_RETRY_AFTER_SECONDS));
+        }
         return undefined;
       }
-      ctx.log.error({ err }, 'tus request failed');
       nodeRes?.setHeader('content-type', 'application/json; charset=utf-8');
+      if (isStorageFull(err)) {
+        ctx.log.error({ err }, 'tus request failed: storage full');
+        return tusError('STORAGE_FULL');
+      }
+      if (isDatabaseUnavailable(err)) {
+        ctx.log.warn({ err }, 'tus request failed: database unavailable');
+        nodeRes?.setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+        return tusError('DATABASE_UNAVAILABLE');
+      }
+      ctx.log.error({ err }, 'tus request failed');
       return tusError('INTERNAL');
     },
   });

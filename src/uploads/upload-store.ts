@@ -8,6 +8,7 @@ import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { ERRORS as APP_ERRORS, AppError, type ErrorCode } from '../errors.ts';
 import { countUploadBody } from '../metrics/metrics.ts';
+import { isStorageFull } from '../storage/full.ts';
 import { finishUpload, storedOriginalSize, UploadRefusedError } from './finish.ts';
 import { UploadProgressWriter } from './progress.ts';
 import { SNIFF_BYTES, type SniffVerdict, sniffVideo } from './sniff.ts';
@@ -73,6 +74,12 @@ export interface UploadStoreDeps {
   storedBytes?: (innerId: string) => Promise<number | undefined>;
   /** The first `bytes` bytes already stored for an upload, when the store can read them back. */
   readHead?: (innerId: string, bytes: number) => Promise<Buffer>;
+}
+
+/** How many bytes of a request reached the partial file (local disk), and where to report it. */
+interface StoredBytes {
+  bytes?: () => number;
+  report: (offset: number) => void;
 }
 
 export class ClipdockUploadStore extends DataStore {
@@ -235,7 +242,11 @@ export class ClipdockUploadStore extends DataStore {
   ): Promise<number> {
     const video = uploadRequest.getStore()?.video ?? (await this.loadVideo(id));
     const size = Number(video.declared_size);
-    const progress = (offset: number) => this.progress.report(id, size, offset);
+    // On local disk, progress is what reached the file (not what the meter passed on to the
+    // write buffer), so received_bytes never runs ahead of the bytes actually stored.
+    const stored: StoredBytes = { report: (bytes) => this.progress.report(id, size, bytes) };
+    const progress = (received: number) =>
+      this.progress.report(id, size, stored.bytes ? offset + stored.bytes() : received);
     const target = Math.min(SNIFF_BYTES, size);
     const needsSniff = video.mime_type === null && offset < target;
     let prefix: Buffer = Buffer.alloc(0);
@@ -269,7 +280,7 @@ export class ClipdockUploadStore extends DataStore {
     source.pipe(meter);
     let newOffset: number;
     try {
-      newOffset = await this.store(meter, id, offset);
+      newOffset = await this.store(meter, id, offset, stored);
     } catch (err) {
       source.unpipe(meter);
       const verdict = meter.rejected;
@@ -313,12 +324,21 @@ export class ClipdockUploadStore extends DataStore {
   }
 
   /** Stores the metered bytes: straight into the partial file when on disk, else via the store. */
-  private async store(meter: UploadMeter, id: string, offset: number): Promise<number> {
+  private async store(meter: UploadMeter, id: string, offset: number, stored: StoredBytes): Promise<number> {
     const file = this.deps.openWrite?.(this.deps.innerId(id), offset);
     if (!file) return this.inner.write(meter, this.deps.innerId(id), offset);
+    const written = file as stream.Writable & { bytesWritten?: number };
+    stored.bytes = () => written.bytesWritten ?? meter.received;
     try {
       await pipeline(meter, file);
     } catch (err) {
+      // The bytes that did reach the file are the upload's progress.
+      stored.report(offset + stored.bytes());
+      // What reached the disk stays: it is the upload's offset, from which the client resumes.
+      if (isStorageFull(err)) {
+        this.ctx.log.error({ err, videoId: id, offset }, 'upload write refused: storage full');
+        throw tusError('STORAGE_FULL');
+      }
       this.ctx.log.debug({ err, videoId: id }, 'upload write ended early');
       throw ERRORS.FILE_WRITE_ERROR;
     }

@@ -10,6 +10,9 @@ export function UploadPanel() {
   const rows = useStore(m.store, (s) => s.rows);
   const offline = useStore(m.store, (s) => s.offline);
   const input = useRef<HTMLInputElement>(null);
+  // One picker for the rows: it asks for the file of one interrupted upload, checked against it.
+  const rowInput = useRef<HTMLInputElement>(null);
+  const pickingFor = useRef<string | null>(null);
   const [over, setOver] = useState(false);
   const limits = useStore(appStore, (s) => s.me?.limits);
   const accept = ['video/*', ...(limits?.acceptedExtensions ?? []).map((e) => `.${e}`)].join(',');
@@ -23,6 +26,7 @@ export function UploadPanel() {
   const left = active.reduce((a, r) => a + (r.size - r.bytesSent), 0);
   const eta = speed > 0 ? left / speed : null;
   const awaiting = rows.filter((r) => r.state === 'awaiting_file');
+  const elsewhere = rows.filter((r) => r.state === 'elsewhere');
 
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -64,9 +68,19 @@ export function UploadPanel() {
         <div className="banner info" role="status">
           <Icon name="clock" />
           <span>
-            {awaiting.length === 1 ? '1 upload was' : `${awaiting.length} uploads were`} interrupted. Pick the
-            same file{awaiting.length === 1 ? '' : 's'} again to continue where{' '}
+            {awaiting.length === 1 ? '1 upload was' : `${awaiting.length} uploads were`} interrupted. Choose
+            the same file{awaiting.length === 1 ? '' : 's'} again to continue where{' '}
             {awaiting.length === 1 ? 'it' : 'they'} stopped.
+          </span>
+        </div>
+      )}
+
+      {elsewhere.length > 0 && (
+        <div className="banner info" role="status" data-testid="elsewhere-banner">
+          <Icon name="upload" />
+          <span>
+            {elsewhere.length === 1 ? '1 upload is' : `${elsewhere.length} uploads are`} running in another
+            tab of this browser. Pause or cancel {elsewhere.length === 1 ? 'it' : 'them'} there.
           </span>
         </div>
       )}
@@ -105,6 +119,22 @@ export function UploadPanel() {
             e.target.value = '';
           }}
         />
+        <input
+          ref={rowInput}
+          type="file"
+          accept={accept}
+          className="sr-only"
+          tabIndex={-1}
+          aria-hidden="true"
+          data-testid="row-file-input"
+          onChange={(e) => {
+            const file = e.target.files?.[0];
+            const key = pickingFor.current;
+            pickingFor.current = null;
+            e.target.value = '';
+            if (file && key) void m.pickFor(key, file);
+          }}
+        />
       </div>
 
       {rows.length > 0 && (
@@ -141,7 +171,14 @@ export function UploadPanel() {
           </div>
           <ul className="upload-rows" aria-label="Files">
             {rows.map((r) => (
-              <UploadRowView key={r.key} row={r} onPick={() => input.current?.click()} />
+              <UploadRowView
+                key={r.key}
+                row={r}
+                onPick={() => {
+                  pickingFor.current = r.key;
+                  rowInput.current?.click();
+                }}
+              />
             ))}
           </ul>
         </>
@@ -162,7 +199,8 @@ const STATE_ICON: Record<RowState, { icon: IconName; label: string; tone: string
   failed: { icon: 'alert', label: 'Failed', tone: 'bad' },
   canceled: { icon: 'x', label: 'Canceled', tone: 'muted' },
   skipped: { icon: 'skip', label: 'Skipped', tone: 'muted' },
-  awaiting_file: { icon: 'clock', label: 'Pick the file again', tone: 'warn' },
+  awaiting_file: { icon: 'clock', label: 'Interrupted: choose the file again', tone: 'warn' },
+  elsewhere: { icon: 'upload', label: 'Uploading in another tab', tone: 'info' },
 };
 
 function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) {
@@ -170,7 +208,7 @@ function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) 
   const pct = row.size ? Math.floor((row.bytesSent / row.size) * 100) : 0;
   const st = STATE_ICON[row.state];
   const eta = row.state === 'uploading' && row.speed > 0 ? (row.size - row.bytesSent) / row.speed : null;
-  const showBar = !['refused', 'canceled'].includes(row.state);
+  const showBar = !['refused', 'canceled', 'checking'].includes(row.state);
   return (
     <li
       className={`upload-row state-${row.state}`}
@@ -201,13 +239,17 @@ function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) 
           </div>
         )}
         <div className="row-meta small">
-          {row.reason ? (
+          {row.reason && (
             <span className="reason" data-testid="row-reason">
               {row.reason}
             </span>
-          ) : (
+          )}
+          {/* An interrupted row keeps showing how far the server got, beside why a pick was refused. */}
+          {(!row.reason || row.state === 'awaiting_file') && (
             <>
-              <span className="pct">{pct}%</span>
+              <span className="pct" data-testid="row-pct">
+                {pct}%
+              </span>
               <span className="muted">{st.label}</span>
               {row.state === 'uploading' && row.speed > 0 && (
                 <span className="muted">{formatBytes(row.speed)}/s</span>
@@ -237,13 +279,18 @@ function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) 
           <IconButton icon="skip" label={`Skip ${row.name}`} onClick={() => m.skip(row.key)} />
         )}
         {row.state === 'awaiting_file' && (
-          <button type="button" className="btn small" onClick={onPick}>
+          <button
+            type="button"
+            className="btn small"
+            onClick={onPick}
+            aria-label={`Choose the file for ${row.name}`}
+          >
             Choose file
           </button>
         )}
         {(ACTIVE_STATES.includes(row.state) ||
           ['failed', 'skipped', 'awaiting_file'].includes(row.state)) && (
-          <IconButton icon="x" label={`Cancel ${row.name}`} onClick={() => m.cancel(row.key)} />
+          <IconButton icon="x" label={`Cancel ${row.name}`} onClick={() => void m.cancel(row.key)} />
         )}
       </div>
     </li>

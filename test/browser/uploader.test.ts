@@ -1,0 +1,253 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { bins } from '../media/fixtures.ts';
+import { artifactsDir, ensureWebBuilt, launchBrowser, signUpInBrowser } from './harness.ts';
+
+/**
+ * The uploader people can trust: one owner per upload across tabs, a reload that asks each row
+ * for its own file (and refuses another), and a drop larger than the server's per-session limit.
+ * API-only server: nothing is processed, so uploads stay `uploaded` and the machine stays calm.
+ */
+const run = promisify(execFile);
+let server: TestServer;
+let browser: Browser;
+/** One context for all steps: the harness's single-process Chromium shares storage between contexts anyway. */
+let context: BrowserContext;
+let dir: string;
+let small: string;
+let mediumA: string;
+let mediumB: string;
+
+const ffmpeg = (args: string[]) =>
+  run(bins.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { maxBuffer: 1 << 24 });
+/** Noise does not compress: `seconds` of it at 320x240 lossless is a few MB. */
+const noise = (out: string, seed: number, seconds: number) =>
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    `nullsrc=s=320x240:r=25:d=${seconds},format=gray,noise=alls=100:allf=t+u:all_seed=${seed}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-qp',
+    '0',
+    '-pix_fmt',
+    'yuv420p',
+    out,
+  ]);
+
+const db = () => server.node.ctx.db;
+const videosNamed = (name: string) =>
+  db().selectFrom('videos').select(['id', 'status', 'received_bytes']).where('name', '=', name).execute();
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const row = (page: Page, name: string) => page.locator(`[data-testid=upload-row][data-name="${name}"]`);
+const stateOf = (page: Page, name: string) => row(page, name).getAttribute('data-state');
+const pctOf = async (page: Page, name: string) =>
+  Number.parseInt((await row(page, name).getByTestId('row-pct').textContent()) ?? '0', 10);
+
+async function throttle(page: Page, bytesPerSecond: number) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
+  return cdp;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-uploader-'));
+  small = path.join(dir, 'small.mp4');
+  mediumA = path.join(dir, 'take-a.mp4');
+  mediumB = path.join(dir, 'take-b.mp4');
+  await Promise.all([
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=160x120:rate=15:duration=1',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      small,
+    ]),
+    noise(mediumA, 1, 2),
+    noise(mediumB, 2, 2),
+    ensureWebBuilt(),
+    mkdir(artifactsDir, { recursive: true }),
+  ]);
+  // 22 credits: one upload per step before, then the 25-file drop, whose first session (20 files)
+  // fits and whose second (5) does not.
+  server = await startTestServer({
+    CLIPDOCK_ROLE: 'api',
+    MAX_FILES_PER_SESSION: '20',
+    STARTING_CREDITS: '22',
+    CREDITS_PER_VIDEO: '1',
+  });
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('uploader across tabs, reloads and large drops', () => {
+  it('gives each upload one owner tab: the other shows it running there, cannot cancel it, and sees it finish', async () => {
+    const a = await context.newPage();
+    await signUpInBrowser(a, server.url, 'tabs@example.com');
+    await a.goto(`${server.url}/?chunkKiB=256`);
+    await a.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    const b = await context.newPage();
+    await b.goto(server.url);
+    await b.locator('.conn.ok').waitFor({ timeout: 15_000 });
+
+    const size = (await stat(mediumA)).size;
+    // Slow enough to be seen mid-upload from the other tab (a few seconds for a few MB).
+    await throttle(a, Math.max(256 * 1024, Math.floor(size / 6)));
+    const name = path.basename(mediumA);
+    await a.getByTestId('file-input').setInputFiles(mediumA);
+
+    await expect.poll(() => stateOf(b, name), { timeout: 30_000 }).toBe('elsewhere');
+    await b.getByTestId('elsewhere-banner').waitFor();
+    await expect.poll(() => pctOf(b, name), { timeout: 30_000 }).toBeGreaterThan(0);
+    // Tab B offers nothing that could end tab A's upload.
+    expect(await row(b, name).getByRole('button').count()).toBe(0);
+    const cancelAll = b.getByRole('button', { name: 'Cancel remaining' });
+    expect(await cancelAll.isDisabled()).toBe(true);
+    await b.screenshot({ path: path.join(artifactsDir, 'u1-other-tab.png') });
+
+    await expect.poll(() => stateOf(a, name), { timeout: 60_000 }).toBe('complete');
+    await expect.poll(() => stateOf(b, name), { timeout: 30_000 }).toBe('complete');
+    const [v] = await videosNamed(name);
+    expect(v?.status).toBe('uploaded');
+    // Neither tab lists it as interrupted after a reload of B.
+    await b.reload();
+    await b.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    expect(await row(b, name).count()).toBe(0);
+    expect((await videosNamed(name))[0]?.status).toBe('uploaded');
+    // Pages stay open (closing one can end the single-process browser); they just go quiet.
+    await Promise.all([a.goto('about:blank'), b.goto('about:blank')]);
+  });
+
+  it('warns before a reload mid-upload, then refuses a different file on the row and resumes with the right one', async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/?chunkKiB=256`);
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    const name = path.basename(mediumB);
+    const size = (await stat(mediumB)).size;
+    const cdp = await throttle(page, Math.max(256 * 1024, Math.floor(size / 8)));
+    await page.getByTestId('file-input').setInputFiles(mediumB);
+    // Some chunks stored on the server, most still to send.
+    await expect
+      .poll(async () => Number((await videosNamed(name))[0]?.received_bytes ?? 0), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(512 * 1024);
+
+    // A click gives the page the user activation browsers require before they show the warning.
+    await page.getByRole('heading', { name: 'Upload videos' }).click();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.type());
+      void d.accept();
+    });
+    await page.reload();
+    expect(dialogs).toContain('beforeunload');
+    await cdp.detach().catch(() => {});
+    const slow = await throttle(page, Math.max(256 * 1024, Math.floor(size / 8)));
+
+    await expect.poll(() => stateOf(page, name), { timeout: 30_000 }).toBe('awaiting_file');
+    // The row shows what the server holds, not 0 %.
+    await expect.poll(() => pctOf(page, name), { timeout: 15_000 }).toBeGreaterThan(0);
+
+    // Same name, size and modification time, different content in the first MiB.
+    const wrongDir = path.join(dir, 'wrong');
+    await mkdir(wrongDir, { recursive: true });
+    const wrong = path.join(wrongDir, name);
+    const bytes = await readFile(mediumB);
+    const altered = Buffer.from(bytes);
+    for (let i = 4096; i < 8192; i++) altered[i] = altered[i]! ^ 0xff;
+    await writeFile(wrong, altered);
+    const st = await stat(mediumB);
+    await utimes(wrong, st.atime, st.mtime);
+
+    const pick = async (file: string) => {
+      const chooser = page.waitForEvent('filechooser');
+      await row(page, name)
+        .getByRole('button', { name: `Choose the file for ${name}` })
+        .click();
+      await (await chooser).setFiles(file);
+    };
+    await pick(wrong);
+    await expect
+      .poll(async () => (await row(page, name).getByTestId('row-reason').textContent()) ?? '', {
+        timeout: 15_000,
+      })
+      .toMatch(/different content/);
+    expect(await stateOf(page, name)).toBe('awaiting_file');
+    expect(await videosNamed(name)).toHaveLength(1);
+    await page.screenshot({ path: path.join(artifactsDir, 'u2-wrong-file-refused.png') });
+
+    await slow.detach().catch(() => {});
+    await pick(mediumB);
+    await expect.poll(() => stateOf(page, name), { timeout: 60_000 }).toBe('complete');
+    expect(await row(page, name).getByTestId('resumed-from').textContent()).toMatch(/resumed at/);
+    const vids = await videosNamed(name);
+    expect(vids).toHaveLength(1);
+    expect(vids[0]!.status).toBe('uploaded');
+    const stored = await readFile(path.join(server.node.ctx.config.uploadsDir, vids[0]!.id)).catch(
+      () => null,
+    );
+    if (stored) expect(sha256(stored)).toBe(sha256(bytes));
+    await page.goto('about:blank');
+  });
+
+  it('splits a drop of 25 files into sessions of the server limit (20): what fits uploads, the rest is refused once per file', async () => {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    const many = path.join(dir, 'many');
+    await mkdir(many, { recursive: true });
+    const files = await Promise.all(
+      Array.from({ length: 25 }, async (_, i) => {
+        const f = path.join(many, `clip-${String(i + 1).padStart(2, '0')}.mp4`);
+        await copyFile(small, f);
+        return f;
+      }),
+    );
+    await page.getByTestId('file-input').setInputFiles(files);
+    const rows = page.getByTestId('upload-row');
+    await expect.poll(() => rows.count()).toBe(25);
+    await expect
+      .poll(() => page.locator('[data-testid=upload-row][data-state=complete]').count(), { timeout: 120_000 })
+      .toBe(20);
+    // 22 credits: the second session (5 files) is refused as a whole, each of its rows says why.
+    const failed = page.locator('[data-testid=upload-row][data-state=failed]');
+    await expect.poll(() => failed.count(), { timeout: 30_000 }).toBe(5);
+    for (const reason of await failed.getByTestId('row-reason').allTextContents()) {
+      expect(reason).toMatch(/credit/i);
+      expect(reason).not.toMatch(/session/i);
+    }
+    expect(
+      await page.locator('[data-testid=upload-row][data-state=failed] [data-testid=row-reason]').count(),
+    ).toBe(5);
+    const sessions = await db().selectFrom('upload_sessions').select('id').execute();
+    const uploaded = await db().selectFrom('videos').select('id').where('name', 'like', 'clip-%').execute();
+    expect(uploaded).toHaveLength(20);
+    expect(sessions.length).toBeGreaterThanOrEqual(1);
+    await page.screenshot({ path: path.join(artifactsDir, 'u3-25-files.png'), fullPage: true });
+  });
+});

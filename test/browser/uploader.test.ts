@@ -251,3 +251,72 @@ describe('uploader across tabs, reloads and large drops', () => {
     await page.screenshot({ path: path.join(artifactsDir, 'u3-25-files.png'), fullPage: true });
   });
 });
+
+describe('the player', () => {
+  let full: TestServer;
+  let clip: string;
+  beforeAll(async () => {
+    clip = path.join(dir, 'with-sound.mp4');
+    await ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=160x120:rate=15:duration=2',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:duration=2',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-shortest',
+      clip,
+    ]);
+    // This step needs a processed video: a node with its worker.
+    full = await startTestServer({ WORKER_CONCURRENCY: '1' });
+  }, 120_000);
+  afterAll(async () => {
+    await full?.stop();
+  });
+
+  it('plays with sound and has volume, speed, fullscreen and keyboard control', async () => {
+    const page = await context.newPage();
+    await signUpInBrowser(page, full.url, 'player@example.com');
+    await page.getByTestId('file-input').setInputFiles(clip);
+    const name = path.basename(clip);
+    const ready = page.locator(`[data-testid=ready-section] [data-name="${name}"]`);
+    await ready.waitFor({ timeout: 120_000 });
+    await ready.getByRole('button', { name: `Preview ${name}` }).click();
+    const video = page.getByTestId('preview-video');
+    await video.waitFor();
+    await expect
+      .poll(() => video.evaluate((el: HTMLVideoElement) => el.currentTime), { timeout: 30_000 })
+      .toBeGreaterThan(0);
+    // Sound: not muted, full volume, and a control to change it.
+    expect(await video.evaluate((el: HTMLVideoElement) => [el.muted, el.volume])).toEqual([false, 1]);
+    const player = page.getByTestId('player');
+    expect(await player.getByRole('button', { name: 'Mute' }).count()).toBe(1);
+    await player.getByLabel('Volume').fill('0.3');
+    await expect.poll(() => video.evaluate((el: HTMLVideoElement) => el.volume)).toBeCloseTo(0.3, 2);
+    await player.getByLabel('Playback speed').selectOption('1.5');
+    expect(await video.evaluate((el: HTMLVideoElement) => el.playbackRate)).toBe(1.5);
+    expect(await player.getByRole('button', { name: 'Fullscreen' }).count()).toBe(1);
+
+    // Keyboard: M mutes, Space pauses, and focus stays on the video.
+    await video.focus();
+    await page.keyboard.press('m');
+    expect(await video.evaluate((el: HTMLVideoElement) => el.muted)).toBe(true);
+    expect(await player.getByRole('button', { name: 'Unmute' }).count()).toBe(1);
+    await video.evaluate((el: HTMLVideoElement) => el.play());
+    await page.keyboard.press(' ');
+    expect(await video.evaluate((el: HTMLVideoElement) => el.paused)).toBe(true);
+    expect(await video.evaluate((el) => document.activeElement === el)).toBe(true);
+    await page.screenshot({ path: path.join(artifactsDir, 'u4-player.png') });
+
+    // The volume is remembered for the next player (library, timeline: the same component).
+    expect(await page.evaluate(() => localStorage.getItem('clipdock.player.volume'))).toBe('0.3');
+  });
+});

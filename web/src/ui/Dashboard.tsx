@@ -94,7 +94,8 @@ const PIPELINE = ['probe', 'normalize', 'thumbnails', 'analyze', 'transcribe'];
 
 function ProcessingItem({ video }: { video: Video }) {
   const [open, setOpen] = useState(false);
-  const progress = Math.round(video.progress ?? 0);
+  // `uploaded` is queued for processing: its progress is the finished upload's 100 %, not this bar's.
+  const progress = video.status === 'processing' ? Math.round(video.progress ?? 0) : 0;
   const current = video.step ? PIPELINE.indexOf(video.step) : -1;
   return (
     <li className="video-item" data-testid="video-item" data-name={video.name} data-status={video.status}>
@@ -240,7 +241,8 @@ function FailedItem({ video }: { video: Video }) {
           </button>
         </div>
       )}
-      {video.status === 'failed' && !retryable && (
+      {/* Every failed card can be removed; Retry is offered only where running it again could help. */}
+      {(video.status === 'failed' || video.status === 'upload_expired') && (
         <div className="item-actions">
           {confirming ? (
             <fieldset className="confirm" aria-label={`Confirm delete of ${video.name}`}>

@@ -45,6 +45,7 @@ const noise = (out: string, seed: number, seconds: number) =>
     out,
   ]);
 
+const SAME_TIME = new Date('2026-01-01T00:00:00Z');
 const db = () => server.node.ctx.db;
 const videosNamed = (name: string) =>
   db().selectFrom('videos').select(['id', 'status', 'received_bytes']).where('name', '=', name).execute();
@@ -88,6 +89,8 @@ beforeAll(async () => {
     ensureWebBuilt(),
     mkdir(artifactsDir, { recursive: true }),
   ]);
+  // A whole-second modification time, which a copy can be given exactly (see the reload step).
+  await utimes(mediumB, SAME_TIME, SAME_TIME);
   // 22 credits: one upload per step before, then the 25-file drop, whose first session (20 files)
   // fits and whose second (5) does not.
   server = await startTestServer({
@@ -130,6 +133,16 @@ describe('uploader across tabs, reloads and large drops', () => {
     const cancelAll = b.getByRole('button', { name: 'Cancel remaining' });
     expect(await cancelAll.isDisabled()).toBe(true);
     await b.screenshot({ path: path.join(artifactsDir, 'u1-other-tab.png') });
+    // Paused in its owner tab: the other tab says so.
+    await row(a, name)
+      .getByRole('button', { name: `Pause ${name}` })
+      .click();
+    await expect
+      .poll(async () => (await row(b, name).textContent()) ?? '', { timeout: 15_000 })
+      .toContain('Paused in another tab');
+    await row(a, name)
+      .getByRole('button', { name: `Resume ${name}` })
+      .click();
 
     await expect.poll(() => stateOf(a, name), { timeout: 60_000 }).toBe('complete');
     await expect.poll(() => stateOf(b, name), { timeout: 30_000 }).toBe('complete');
@@ -181,8 +194,7 @@ describe('uploader across tabs, reloads and large drops', () => {
     const altered = Buffer.from(bytes);
     for (let i = 4096; i < 8192; i++) altered[i] = altered[i]! ^ 0xff;
     await writeFile(wrong, altered);
-    const st = await stat(mediumB);
-    await utimes(wrong, st.atime, st.mtime);
+    await utimes(wrong, SAME_TIME, SAME_TIME);
 
     const pick = async (file: string) => {
       const chooser = page.waitForEvent('filechooser');
@@ -234,6 +246,8 @@ describe('uploader across tabs, reloads and large drops', () => {
     await expect
       .poll(() => page.locator('[data-testid=upload-row][data-state=complete]').count(), { timeout: 120_000 })
       .toBe(20);
+    // A whole-second modification time, which a copy can be given exactly (see the reload step).
+    await utimes(mediumB, SAME_TIME, SAME_TIME);
     // 22 credits: the second session (5 files) is refused as a whole, each of its rows says why.
     const failed = page.locator('[data-testid=upload-row][data-state=failed]');
     await expect.poll(() => failed.count(), { timeout: 30_000 }).toBe(5);
@@ -318,5 +332,38 @@ describe('the player', () => {
 
     // The volume is remembered for the next player (library, timeline: the same component).
     expect(await page.evaluate(() => localStorage.getItem('clipdock.player.volume'))).toBe('0.3');
+  });
+
+  it('removes a failed card, and the video with it', async () => {
+    const page = await context.newPage();
+    await page.goto(full.url);
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    // MP4 magic, then bytes no demuxer can read: it uploads, then fails processing.
+    const broken = path.join(dir, 'broken.mp4');
+    const garbage = Buffer.alloc(120_000);
+    for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 7919 + 13) % 251;
+    await writeFile(
+      broken,
+      Buffer.concat([Buffer.from('000000186674797069736f6d0000020069736f6d6d703432', 'hex'), garbage]),
+    );
+    await page.getByTestId('file-input').setInputFiles(broken);
+    const card = page.locator('[data-testid=failed-section] [data-name="broken.mp4"]');
+    await card.waitFor({ timeout: 120_000 });
+    await card.getByRole('button', { name: 'Delete broken.mp4' }).click();
+    await card
+      .getByRole('group', { name: 'Confirm delete of broken.mp4' })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await card.waitFor({ state: 'detached', timeout: 30_000 });
+    // The row is gone (deleting removes it), so a reload does not bring the card back.
+    const left = await full.node.ctx.db
+      .selectFrom('videos')
+      .select('id')
+      .where('name', '=', 'broken.mp4')
+      .execute();
+    expect(left).toHaveLength(0);
+    await page.reload();
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    expect(await card.count()).toBe(0);
   });
 });

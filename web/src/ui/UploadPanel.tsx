@@ -1,4 +1,4 @@
-import { type DragEvent, useRef, useState } from 'react';
+import { type DragEvent, memo, useCallback, useRef, useState } from 'react';
 import { formatBytes, formatEta } from '../format.ts';
 import { appStore, useStore } from '../store.ts';
 import { ACTIVE_STATES, type RowState, type UploadRow } from '../uploads/manager.ts';
@@ -27,6 +27,12 @@ export function UploadPanel() {
   const eta = speed > 0 ? left / speed : null;
   const awaiting = rows.filter((r) => r.state === 'awaiting_file');
   const elsewhere = rows.filter((r) => r.state === 'elsewhere');
+
+  // Stable, so a row re-renders only when its own row object changes (1,000 rows stay smooth).
+  const pickFor = useCallback((key: string) => {
+    pickingFor.current = key;
+    rowInput.current?.click();
+  }, []);
 
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -171,14 +177,7 @@ export function UploadPanel() {
           </div>
           <ul className="upload-rows" aria-label="Files">
             {rows.map((r) => (
-              <UploadRowView
-                key={r.key}
-                row={r}
-                onPick={() => {
-                  pickingFor.current = r.key;
-                  rowInput.current?.click();
-                }}
-              />
+              <UploadRowView key={r.key} row={r} onPick={pickFor} />
             ))}
           </ul>
         </>
@@ -203,10 +202,21 @@ const STATE_ICON: Record<RowState, { icon: IconName; label: string; tone: string
   elsewhere: { icon: 'upload', label: 'Uploading in another tab', tone: 'info' },
 };
 
-function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) {
+const UploadRowView = memo(function UploadRowView({
+  row,
+  onPick,
+}: {
+  row: UploadRow;
+  onPick: (key: string) => void;
+}) {
   const m = useUploads();
   const pct = row.size ? Math.floor((row.bytesSent / row.size) * 100) : 0;
-  const st = STATE_ICON[row.state];
+  // Another tab's upload shows that tab's state (paused, waiting for network, ...) when it is not plain uploading.
+  const remote = row.remoteState ? STATE_ICON[row.remoteState] : undefined;
+  const st =
+    row.state === 'elsewhere' && remote && !['uploading', 'elsewhere'].includes(row.remoteState ?? '')
+      ? { ...remote, label: `${remote.label} in another tab` }
+      : STATE_ICON[row.state];
   const eta = row.state === 'uploading' && row.speed > 0 ? (row.size - row.bytesSent) / row.speed : null;
   const showBar = !['refused', 'canceled', 'checking'].includes(row.state);
   return (
@@ -282,7 +292,7 @@ function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) 
           <button
             type="button"
             className="btn small"
-            onClick={onPick}
+            onClick={() => onPick(row.key)}
             aria-label={`Choose the file for ${row.name}`}
           >
             Choose file
@@ -295,7 +305,7 @@ function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) 
       </div>
     </li>
   );
-}
+});
 
 export function IconButton({ icon, label, onClick }: { icon: IconName; label: string; onClick: () => void }) {
   return (

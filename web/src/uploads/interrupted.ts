@@ -4,7 +4,7 @@ import { mismatchOf } from './identity.ts';
 import { type ManagerOptions, UploadManager } from './manager.ts';
 import { recordFromServer, unfinishedUploads } from './restore.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
-import { blankRow, type UploadRow } from './rows.ts';
+import { blankRow, type RowState, type UploadRow } from './rows.ts';
 import type { TabMessage } from './tabs.ts';
 import { serverOffset } from './tus-calls.ts';
 
@@ -95,6 +95,7 @@ export class Uploader extends UploadManager {
       } else if (row.state === 'elsewhere' || row.state === 'awaiting_file') {
         this.update(row.key, {
           bytesSent: m.bytesSent,
+          remoteState: m.state as RowState,
           ...(row.state === 'elsewhere' ? {} : { state: 'elsewhere' }),
         });
         if (row.state === 'awaiting_file') this.tabs.whenFree(m.videoId, () => void this.ownerGone(row.key));

@@ -30,6 +30,8 @@ export interface UploadRow {
   /** The offset the server had when this upload continued after a reload, if it did. */
   resumedFrom: number | null;
   retryAttempt: number;
+  /** For an `elsewhere` row: the owner tab's row state (uploading, paused, offline, ...). */
+  remoteState?: RowState;
 }
 
 export interface UploadState {

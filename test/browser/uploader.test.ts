@@ -227,6 +227,38 @@ describe('uploader across tabs, reloads and large drops', () => {
     await page.goto('about:blank');
   });
 
+  it('cancels an unfinished upload by tus termination: the video is canceled and its credit released', async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/?chunkKiB=256`);
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    const copy = path.join(dir, 'cancel-me.mp4');
+    await copyFile(mediumA, copy);
+    const size = (await stat(copy)).size;
+    const cdp = await throttle(page, Math.max(256 * 1024, Math.floor(size / 8)));
+    const name = 'cancel-me.mp4';
+    const credits = () => page.evaluate(async () => (await (await fetch('/api/me')).json()).credits);
+    const before = await credits();
+    await page.getByTestId('file-input').setInputFiles(copy);
+    await expect
+      .poll(async () => Number((await videosNamed(name))[0]?.received_bytes ?? 0), { timeout: 60_000 })
+      .toBeGreaterThan(0);
+    const terminations: string[] = [];
+    page.on('request', (req) => {
+      if (req.method() === 'DELETE') terminations.push(new URL(req.url()).pathname);
+    });
+    await row(page, name)
+      .getByRole('button', { name: `Cancel ${name}` })
+      .click();
+    await expect.poll(() => stateOf(page, name), { timeout: 15_000 }).toBe('canceled');
+    await expect.poll(async () => (await videosNamed(name))[0]?.status, { timeout: 15_000 }).toBe('canceled');
+    const [v] = await videosNamed(name);
+    // Only the tus upload was terminated; DELETE /api/videos/:id was never called.
+    expect(terminations).toEqual([`/api/uploads/${v!.id}`]);
+    await expect.poll(credits, { timeout: 15_000 }).toEqual(before);
+    await cdp.detach().catch(() => {});
+    await page.goto('about:blank');
+  });
+
   it('splits a drop of 25 files into sessions of the server limit (20): what fits uploads, the rest is refused once per file', async () => {
     const page = await context.newPage();
     await page.goto(server.url);
@@ -242,7 +274,7 @@ describe('uploader across tabs, reloads and large drops', () => {
     );
     await page.getByTestId('file-input').setInputFiles(files);
     const rows = page.getByTestId('upload-row');
-    await expect.poll(() => rows.count()).toBe(25);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(25);
     await expect
       .poll(() => page.locator('[data-testid=upload-row][data-state=complete]').count(), { timeout: 120_000 })
       .toBe(20);
@@ -314,7 +346,9 @@ describe('the player', () => {
     const player = page.getByTestId('player');
     expect(await player.getByRole('button', { name: 'Mute' }).count()).toBe(1);
     await player.getByLabel('Volume').fill('0.3');
-    await expect.poll(() => video.evaluate((el: HTMLVideoElement) => el.volume)).toBeCloseTo(0.3, 2);
+    await expect
+      .poll(() => video.evaluate((el: HTMLVideoElement) => el.volume), { timeout: 10_000 })
+      .toBeCloseTo(0.3, 2);
     await player.getByLabel('Playback speed').selectOption('1.5');
     expect(await video.evaluate((el: HTMLVideoElement) => el.playbackRate)).toBe(1.5);
     expect(await player.getByRole('button', { name: 'Fullscreen' }).count()).toBe(1);

@@ -1,11 +1,10 @@
 import type * as tus from 'tus-js-client';
 import type { UploadLimits } from '../api.ts';
 import { createStore, mergeVideos } from '../store.ts';
-import { type BatchFile, type OpenedFile, openSessions } from './batching.ts';
-import { fingerprintOf } from './identity.ts';
-import { extensionOf, precheckFile } from './precheck.ts';
+import type { BatchFile } from './batching.ts';
+import { openFor, queueNewFiles } from './intake.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
-import { ACTIVE_STATES, blankRow, type UploadRow, type UploadState } from './rows.ts';
+import { ACTIVE_STATES, type UploadRow, type UploadState } from './rows.ts';
 import { TabCoordinator } from './tabs.ts';
 import { terminateUpload, uploadUrlOf } from './tus-calls.ts';
 import { createTusUpload, reasonOf } from './tus-upload.ts';
@@ -48,7 +47,7 @@ export class UploadManager {
   private seq = 0;
   private disposed = false;
 
-  private readonly opts: ManagerOptions;
+  readonly opts: ManagerOptions;
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
@@ -87,75 +86,13 @@ export class UploadManager {
   }
 
   /** Checks new files and queues them in as many upload sessions as the server's limit needs. */
-  async addNewFiles(list: File[]): Promise<void> {
-    const projectId = this.opts.getProjectId();
-    if (!projectId || !list.length) return;
-    const added = list.map((file) => ({ key: this.nextKey('f'), file }));
-    for (const a of added) this.files.set(a.key, a.file);
-    this.addRows(added.map((a) => ({ ...blankRow(a.key, a.file.name, a.file.size), state: 'checking' })));
-
-    const free = this.opts.getFreeBytes();
-    const limits = this.opts.getLimits();
-    const checks = await Promise.all(
-      added.map((a) =>
-        precheckFile(a.file, {
-          maxBytes: limits?.maxFileBytes ?? Number.POSITIVE_INFINITY,
-          freeBytes: free,
-          extensions: limits?.acceptedExtensions ?? [extensionOf(a.file.name)],
-        }),
-      ),
-    );
-    const accepted: BatchFile[] = [];
-    added.forEach((a, i) => {
-      const c = checks[i]!;
-      if (c.ok) {
-        accepted.push(a);
-        this.update(a.key, { container: c.container });
-      } else {
-        this.files.delete(a.key);
-        this.update(a.key, { state: 'refused', reason: c.reason });
-      }
-    });
-    if (accepted.length) await this.open(projectId, accepted, limits?.maxFilesPerSession);
+  addNewFiles(list: File[]): Promise<void> {
+    return queueNewFiles(this, list);
   }
 
-  private async open(projectId: string, files: BatchFile[], perSession = Number.POSITIVE_INFINITY) {
-    await openSessions(projectId, files, perSession, {
-      opened: async (opened) => {
-        await Promise.all(opened.map((o) => this.adopt(projectId, o)));
-        this.pump();
-      },
-      // Files are kept: Retry asks for a new session for them.
-      refused: (batch, reason) => {
-        for (const a of batch) this.update(a.key, { state: 'failed', reason });
-      },
-    });
-  }
-
-  /** A file whose video exists: this tab owns its upload and keeps a record to resume it. */
-  private async adopt(projectId: string, o: OpenedFile): Promise<void> {
-    const rec: ResumeRecord = {
-      videoId: o.videoId,
-      projectId,
-      name: o.file.name,
-      size: o.file.size,
-      lastModified: o.file.lastModified,
-      type: o.file.type,
-      fingerprint: await fingerprintOf(o.file).catch(() => null),
-      endpoint: o.endpoint,
-      metadata: o.metadata,
-      uploadUrl: null,
-      bytesSent: 0,
-      savedAt: Date.now(),
-    };
-    // A new video: no other tab can know it yet, so the claim succeeds.
-    await this.tabs.claim(o.videoId);
-    this.records.set(o.key, rec);
-    resumeRecords.put(rec);
-    this.update(o.key, { state: 'queued', videoId: o.videoId });
-    mergeVideos([
-      { id: o.videoId, name: o.file.name, status: 'pending_upload', projectId, size: o.file.size },
-    ]);
+  /** Asks for upload sessions for files whose checks passed (again, for Retry after a refusal). */
+  open(projectId: string, files: BatchFile[], perSession?: number): Promise<void> {
+    return openFor(this, projectId, files, perSession);
   }
 
   /** Starts queued uploads while fewer than `concurrency` are sending. */

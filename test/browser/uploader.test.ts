@@ -91,12 +91,12 @@ beforeAll(async () => {
   ]);
   // A whole-second modification time, which a copy can be given exactly (see the reload step).
   await utimes(mediumB, SAME_TIME, SAME_TIME);
-  // 22 credits: one upload per step before, then the 25-file drop, whose first session (20 files)
-  // fits and whose second (5) does not.
+  // 23 credits: one upload in each of the three steps before it (a canceled one gives its credit
+  // back), then the 25-file drop, whose first session (20 files) fits and whose second (5) does not.
   server = await startTestServer({
     CLIPDOCK_ROLE: 'api',
     MAX_FILES_PER_SESSION: '20',
-    STARTING_CREDITS: '22',
+    STARTING_CREDITS: '23',
     CREDITS_PER_VIDEO: '1',
   });
   browser = await launchBrowser();
@@ -155,6 +155,41 @@ describe('uploader across tabs, reloads and large drops', () => {
     expect((await videosNamed(name))[0]?.status).toBe('uploaded');
     // Pages stay open (closing one can end the single-process browser); they just go quiet.
     await Promise.all([a.goto('about:blank'), b.goto('about:blank')]);
+  });
+
+  it('hands an upload over when its owner tab goes away: the other tab lists it as interrupted and continues it', async () => {
+    const a = await context.newPage();
+    await a.goto(`${server.url}/?chunkKiB=256`);
+    await a.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    const b = await context.newPage();
+    await b.goto(`${server.url}/?chunkKiB=256`);
+    await b.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    const file = path.join(dir, 'handover.mp4');
+    await copyFile(mediumA, file);
+    const name = 'handover.mp4';
+    const size = (await stat(file)).size;
+    await throttle(a, Math.max(256 * 1024, Math.floor(size / 8)));
+    await a.getByTestId('file-input').setInputFiles(file);
+    await expect.poll(() => stateOf(b, name), { timeout: 30_000 }).toBe('elsewhere');
+    await expect
+      .poll(async () => Number((await videosNamed(name))[0]?.received_bytes ?? 0), { timeout: 60_000 })
+      .toBeGreaterThan(0);
+
+    // The owner leaves (its locks go with it; the leave-page question is answered yes).
+    a.on('dialog', (d) => void d.accept());
+    await a.goto('about:blank');
+    await expect.poll(() => stateOf(b, name), { timeout: 30_000 }).toBe('awaiting_file');
+    await expect.poll(() => pctOf(b, name), { timeout: 15_000 }).toBeGreaterThan(0);
+    const chooser = b.waitForEvent('filechooser');
+    await row(b, name)
+      .getByRole('button', { name: `Choose the file for ${name}` })
+      .click();
+    await (await chooser).setFiles(file);
+    await expect.poll(() => stateOf(b, name), { timeout: 60_000 }).toBe('complete');
+    const vids = await videosNamed(name);
+    expect(vids).toHaveLength(1);
+    expect(vids[0]!.status).toBe('uploaded');
+    await b.goto('about:blank');
   });
 
   it('warns before a reload mid-upload, then refuses a different file on the row and resumes with the right one', async () => {

@@ -331,6 +331,43 @@ describe('uploader across tabs, reloads and large drops', () => {
     expect(sessions.length).toBeGreaterThanOrEqual(1);
     await page.screenshot({ path: path.join(artifactsDir, 'u3-25-files.png'), fullPage: true });
   });
+
+  it('keeps a drop of 300 files smooth: only the rows near the viewport are in the page', async () => {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    const lots = path.join(dir, 'lots');
+    await mkdir(lots, { recursive: true });
+    const files = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const f = path.join(lots, `lot-${String(i + 1).padStart(3, '0')}.mp4`);
+        await copyFile(small, f);
+        return f;
+      }),
+    );
+    // No credits are left: every session is refused, each row says so; the list still has 300 rows.
+    await page.getByTestId('file-input').setInputFiles(files);
+    const list = page.getByRole('list', { name: 'Files' });
+    await expect
+      .poll(() => list.evaluate((el) => el.getBoundingClientRect().height), { timeout: 15_000 })
+      .toBeGreaterThan(300 * 60);
+    expect(await page.getByTestId('upload-row').count()).toBeLessThan(80);
+    const last = row(page, 'lot-300.mp4');
+    // To the end of the list (the page goes on below it).
+    await list.evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await expect
+      .poll(
+        () => page.locator('[data-testid=upload-row][data-name="lot-300.mp4"][data-state=failed]').count(),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBe(1);
+    expect(await last.getAttribute('aria-posinset')).toBe('300');
+    expect(await last.getByTestId('row-reason').textContent()).toMatch(/credit/i);
+    expect(await page.getByTestId('upload-row').count()).toBeLessThan(80);
+    await page.goto('about:blank');
+  });
 });
 
 describe('the player', () => {

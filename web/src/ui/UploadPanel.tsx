@@ -4,6 +4,7 @@ import { appStore, useStore } from '../store.ts';
 import { ACTIVE_STATES, type RowState, type UploadRow } from '../uploads/manager.ts';
 import { Icon, type IconName } from './icons.tsx';
 import { useUploads } from './upload-context.tsx';
+import { ROW_HEIGHT, useRowWindow } from './windowed.ts';
 
 export function UploadPanel() {
   const m = useUploads();
@@ -28,6 +29,9 @@ export function UploadPanel() {
   const awaiting = rows.filter((r) => r.state === 'awaiting_file');
   const elsewhere = rows.filter((r) => r.state === 'elsewhere');
 
+  // A long list renders only the rows near the viewport (1,000 rows stay smooth).
+  const listRef = useRef<HTMLUListElement>(null);
+  const win = useRowWindow(listRef, rows.length);
   // Stable, so a row re-renders only when its own row object changes (1,000 rows stay smooth).
   const pickFor = useCallback((key: string) => {
     pickingFor.current = key;
@@ -175,9 +179,19 @@ export function UploadPanel() {
               Clear finished
             </button>
           </div>
-          <ul className="upload-rows" aria-label="Files">
-            {rows.map((r) => (
-              <UploadRowView key={r.key} row={r} onPick={pickFor} />
+          <ul
+            ref={listRef}
+            className={win.windowed ? 'upload-rows windowed' : 'upload-rows'}
+            aria-label="Files"
+            style={win.windowed ? { height: rows.length * ROW_HEIGHT } : undefined}
+          >
+            {rows.slice(win.start, win.end).map((r, i) => (
+              <UploadRowView
+                key={r.key}
+                row={r}
+                onPick={pickFor}
+                at={win.windowed ? { index: win.start + i, of: rows.length } : undefined}
+              />
             ))}
           </ul>
         </>
@@ -205,9 +219,12 @@ const STATE_ICON: Record<RowState, { icon: IconName; label: string; tone: string
 const UploadRowView = memo(function UploadRowView({
   row,
   onPick,
+  at,
 }: {
   row: UploadRow;
   onPick: (key: string) => void;
+  /** Its place in a windowed list: positioned there, and announced as "n of N". */
+  at?: { index: number; of: number } | undefined;
 }) {
   const m = useUploads();
   const pct = row.size ? Math.floor((row.bytesSent / row.size) * 100) : 0;
@@ -221,6 +238,9 @@ const UploadRowView = memo(function UploadRowView({
   const showBar = !['refused', 'canceled', 'checking'].includes(row.state);
   return (
     <li
+      style={at ? { top: at.index * ROW_HEIGHT } : undefined}
+      aria-posinset={at ? at.index + 1 : undefined}
+      aria-setsize={at?.of}
       className={`upload-row state-${row.state}`}
       data-testid="upload-row"
       data-state={row.state}

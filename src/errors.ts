@@ -33,6 +33,10 @@ export const ERRORS = {
   UPLOAD_NOT_FOUND: [404, 'No such upload. Create it again from its upload session.'],
   EMAIL_TAKEN: [409, 'An account with this email exists already. Sign in instead.'],
   VIDEO_NOT_AWAITING_UPLOAD: [409, 'This video is not waiting for an upload.'],
+  UPLOAD_ALREADY_FINISHED: [
+    409,
+    'This upload has finished, so it cannot be canceled; the video is kept. Delete it from the library (DELETE /api/videos/:id) if you no longer want it.',
+  ],
   VIDEO_NOT_RETRYABLE: [409, 'Only a failed or canceled video can be retried.'],
   VIDEO_NOT_READY: [409, 'This video is not ready yet.'],
   UPLOAD_LENGTH_MISMATCH: [400, 'The upload length differs from the size declared in the upload session.'],

@@ -358,7 +358,16 @@ export class ClipdockUploadStore extends DataStore {
         reason: 'upload terminated by the client',
       }),
     );
-    if (!canceled) throw tusError('VIDEO_NOT_AWAITING_UPLOAD', APP_ERRORS.VIDEO_NOT_AWAITING_UPLOAD[1]);
+    // Termination only ever ends an unfinished upload: a video whose bytes all arrived (uploaded,
+    // processing, ready, ...) is deleted by the library's explicit action, never by a tus DELETE.
+    if (!canceled) {
+      const video = await this.loadVideo(id);
+      const allReceived = Number(video.received_bytes) >= Number(video.declared_size);
+      if (video.status === 'canceled' || video.status === 'upload_expired' || !allReceived) {
+        throw tusError('VIDEO_NOT_AWAITING_UPLOAD', APP_ERRORS.VIDEO_NOT_AWAITING_UPLOAD[1]);
+      }
+      throw tusError('UPLOAD_ALREADY_FINISHED');
+    }
     try {
       await this.inner.remove(this.deps.innerId(id));
     } catch (err) {

@@ -101,7 +101,11 @@ export async function listPage(db: DbOrTx, userId: string, f: ListFilter) {
     .where('v.user_id', '=', userId);
   if (f.projectId) q = q.where('v.project_id', '=', f.projectId);
   if (f.statuses && f.statuses.length > 0) q = q.where('v.status', 'in', f.statuses);
-  if (f.search) q = q.where('v.name', 'ilike', `%${escapeLike(f.search)}%`);
+  if (f.search) {
+    // Accents ignored on both sides ("ete" finds "Été"; "été" finds "Ete"); case by ILIKE.
+    const pattern = `%${escapeLike(foldAccents(f.search))}%`;
+    q = q.where(sql<boolean>`translate(v.name, ${ACCENTED}, ${FOLDED}) ilike ${pattern}`);
+  }
   if (f.after) {
     q = q.where(
       sql<boolean>`(v.created_at, v.id) < (${f.after.createdAt}::timestamptz, ${f.after.id}::uuid)`,
@@ -115,6 +119,24 @@ export async function listPage(db: DbOrTx, userId: string, f: ListFilter) {
 }
 
 /** Escapes LIKE's wildcards and its escape character (backslash, PostgreSQL's default). */
+/** Latin letters that are a base letter plus marks, and letters with a stroke that do not decompose. */
+const STROKED: Record<string, string> = { Ø: 'O', ø: 'o', Ł: 'L', ł: 'l', Đ: 'D', đ: 'd', Ħ: 'H', ħ: 'h' };
+const LETTERS = [
+  ...'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿ',
+  ...'ĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžȘșȚț',
+];
+/** Combining marks, as in decomposed (NFD) names: deleted by translate (they have no counterpart). */
+const MARKS = '\u0300\u0301\u0302\u0303\u0304\u0306\u0307\u0308\u030a\u030b\u030c\u0323\u0326\u0327\u0328';
+const baseOf = (c: string) => STROKED[c] ?? c.normalize('NFD').replace(/\p{M}/gu, '');
+/** translate()'s from and to lists: each accented letter maps to its base letter, marks to nothing. */
+const ACCENTED = [...LETTERS, ...Object.keys(STROKED)].join('') + MARKS;
+const FOLDED = [...LETTERS, ...Object.keys(STROKED)].map(baseOf).join('');
+
+/** The text with accents removed, as the search query folds names. */
+export function foldAccents(s: string): string {
+  return [...s.normalize('NFC')].map((c) => STROKED[c] ?? c.normalize('NFD').replace(/\p{M}/gu, '')).join('');
+}
+
 export function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -55,6 +55,8 @@ beforeAll(async () => {
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
+  // A reload mid-upload asks "leave the page?" (beforeunload): these steps mean to leave.
+  page.on('dialog', (d) => void d.accept());
   cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
   page.on('console', (msg) => {

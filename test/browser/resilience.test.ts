@@ -38,6 +38,8 @@ beforeAll(async () => {
   browser = await launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   page = await context.newPage();
+  // A reload mid-upload asks "leave the page?" (beforeunload): these steps mean to leave.
+  page.on('dialog', (d) => void d.accept());
   // Every app socket passes through here, so the test can cut it as a flaky network would.
   await page.routeWebSocket(/\/api\/ws/, (ws) => {
     if (refuseSockets) {

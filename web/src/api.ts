@@ -21,6 +21,8 @@ export interface Me {
   credits: { balance: number; reserved: number };
   storage: { usedBytes: number; quotaBytes: number };
   limits: UploadLimits;
+  /** Optional steps this installation runs (older servers: absent). */
+  features?: { transcription: boolean };
 }
 export interface UploadLimits {
   maxFilesPerSession: number;

@@ -42,6 +42,8 @@ export const accountRoutes: RouteModule = (app, ctx) => {
         acceptedExtensions: limits.acceptedExtensions,
         creditsPerVideo: limits.creditsPerVideo,
       },
+      // What this installation does: a step that is off shows as skipped, not pending.
+      features: { transcription: Boolean(ctx.config.transcription.assemblyAiApiKey) },
     };
   });
 

@@ -205,12 +205,9 @@ function tusRoutes(app: App, ctx: AppContext, tus: Awaited<ReturnType<typeof cre
               })
               .send();
           }
-          throw new AppError(
-            'VIDEO_NOT_AWAITING_UPLOAD',
-            method === 'DELETE'
-              ? 'This upload has finished; delete the video with DELETE /api/videos/:id instead.'
-              : 'This upload has finished already.',
-          );
+          // Termination never deletes a video whose bytes all arrived: that is DELETE /api/videos/:id.
+          if (method === 'DELETE') throw new AppError('UPLOAD_ALREADY_FINISHED');
+          throw new AppError('VIDEO_NOT_AWAITING_UPLOAD', 'This upload has finished already.');
       }
     };
   app.route({ method: 'HEAD', url: `${TUS_PATH}/:id`, ...byId, handler: forUpload('HEAD') });

@@ -95,7 +95,7 @@ export const videoRoutes: RouteModule = (app, ctx) => {
             .pipe(z.array(z.enum(VIDEO_STATUSES)))
             .optional()
             .describe(`Comma-separated statuses: ${VIDEO_STATUSES.join(', ')}`),
-          q: z.string().max(200).optional().describe('Part of the name (case-insensitive)'),
+          q: z.string().max(200).optional().describe('Part of the name (ignores case and accents)'),
           cursor: z.string().max(500).optional().describe('nextCursor of the previous page'),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
         }),

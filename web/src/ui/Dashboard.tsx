@@ -94,8 +94,10 @@ const PIPELINE = ['probe', 'normalize', 'thumbnails', 'analyze', 'transcribe'];
 
 function ProcessingItem({ video }: { video: Video }) {
   const [open, setOpen] = useState(false);
-  const progress = Math.round(video.progress ?? 0);
+  // `uploaded` is queued for processing: its progress is the finished upload's 100 %, not this bar's.
+  const progress = video.status === 'processing' ? Math.round(video.progress ?? 0) : 0;
   const current = video.step ? PIPELINE.indexOf(video.step) : -1;
+  const transcriptionOff = useStore(appStore, (s) => s.me?.features?.transcription === false);
   return (
     <li className="video-item" data-testid="video-item" data-name={video.name} data-status={video.status}>
       <button
@@ -126,17 +128,24 @@ function ProcessingItem({ video }: { video: Video }) {
       </button>
       {open && (
         <ol className="steps small" aria-label="Processing steps" aria-live="polite">
-          {PIPELINE.map((s, i) => (
-            <li key={s} className={i < current ? 'done' : i === current ? 'now' : 'todo'}>
-              <Icon
-                name={i < current ? 'check' : i === current ? 'spinner' : 'clock'}
-                size={14}
-                spin={i === current}
-              />
-              {STEP_WORDS[s]}
-              {i === current && <span className="muted"> {progress}%</span>}
-            </li>
-          ))}
+          {PIPELINE.map((s, i) =>
+            s === 'transcribe' && transcriptionOff ? (
+              <li key={s} className="todo" data-testid="step-skipped">
+                <Icon name="skip" size={14} />
+                Transcription: skipped (off on this server)
+              </li>
+            ) : (
+              <li key={s} className={i < current ? 'done' : i === current ? 'now' : 'todo'}>
+                <Icon
+                  name={i < current ? 'check' : i === current ? 'spinner' : 'clock'}
+                  size={14}
+                  spin={i === current}
+                />
+                {STEP_WORDS[s]}
+                {i === current && <span className="muted"> {progress}%</span>}
+              </li>
+            ),
+          )}
         </ol>
       )}
     </li>
@@ -240,7 +249,8 @@ function FailedItem({ video }: { video: Video }) {
           </button>
         </div>
       )}
-      {video.status === 'failed' && !retryable && (
+      {/* Every failed card can be removed; Retry is offered only where running it again could help. */}
+      {(video.status === 'failed' || video.status === 'upload_expired') && (
         <div className="item-actions">
           {confirming ? (
             <fieldset className="confirm" aria-label={`Confirm delete of ${video.name}`}>

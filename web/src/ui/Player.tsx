@@ -3,14 +3,17 @@ import type { Video } from '../api.ts';
 import { durationOf, useVideoDetail } from '../details.ts';
 import { formatDuration } from '../format.ts';
 import { Icon } from './icons.tsx';
+import { MediaControls, mediaKey, playWithSound, togglePlay } from './MediaControls.tsx';
 
 /**
- * The preview player: the server's MP4 (seeks with HTTP Range), a scrubber with scene-cut marks,
- * and storyboard thumbnails while hovering the scrubber.
+ * The preview player (dashboard and library): the server's MP4 (seeks with HTTP Range), a
+ * scrubber with scene-cut marks, storyboard thumbnails while hovering the scrubber, and the
+ * shared controls (sound, volume, speed, fullscreen, keyboard: MediaControls.tsx).
  */
 export function Player({ video }: { video: Video }) {
   useVideoDetail(video);
   const ref = useRef<HTMLVideoElement>(null);
+  const frame = useRef<HTMLDivElement>(null);
   const [time, setTime] = useState(0);
   const [playing, setPlaying] = useState(false);
   const [mediaDuration, setMediaDuration] = useState<number | null>(null);
@@ -21,12 +24,11 @@ export function Player({ video }: { video: Video }) {
   const sb = video.analysis?.storyboard ?? null;
   const sprite = video.outputs?.storyboard ?? null;
 
-  // Autoplay muted, so a click on Preview starts playing without another click (once the URL is known).
+  // A click on Preview starts playing, with sound, without another click (once the URL is known).
   useEffect(() => {
     const el = ref.current;
     if (!el || !src) return;
-    el.muted = true;
-    void el.play().catch(() => {});
+    playWithSound(el);
   }, [src]);
 
   if (!src) {
@@ -41,19 +43,27 @@ export function Player({ video }: { video: Video }) {
   const tile = sb && hover ? Math.min(sb.count - 1, Math.floor(hover.t / sb.interval)) : 0;
 
   return (
-    <div className="player">
+    // biome-ignore lint/a11y/noStaticElementInteractions: keys pressed on the video or the controls inside bubble here.
+    <div
+      className="player"
+      ref={frame}
+      data-testid="player"
+      onKeyDown={(e) => mediaKey(e, ref.current, frame.current)}
+    >
       <video
         ref={ref}
         src={src}
         poster={video.outputs?.poster ?? undefined}
         preload="metadata"
         playsInline
+        tabIndex={0}
+        aria-label={`${video.name} (Space plays, arrows seek, M mutes, F fullscreen)`}
         data-testid="preview-video"
         onTimeUpdate={(e) => setTime(e.currentTarget.currentTime)}
         onLoadedMetadata={(e) => setMediaDuration(e.currentTarget.duration)}
         onPlay={() => setPlaying(true)}
         onPause={() => setPlaying(false)}
-        onClick={(e) => (e.currentTarget.paused ? void e.currentTarget.play() : e.currentTarget.pause())}
+        onClick={(e) => togglePlay(e.currentTarget)}
       >
         <track kind="captions" />
       </video>
@@ -63,10 +73,7 @@ export function Player({ video }: { video: Video }) {
           className="btn icon-only"
           aria-label={playing ? 'Pause' : 'Play'}
           onClick={() => {
-            const el = ref.current;
-            if (!el) return;
-            if (el.paused) void el.play();
-            else el.pause();
+            if (ref.current) togglePlay(ref.current);
           }}
         >
           <Icon name={playing ? 'pause' : 'play'} />
@@ -126,6 +133,7 @@ export function Player({ video }: { video: Video }) {
         <span className="small muted time">
           {formatDuration(time)} / {formatDuration(duration)}
         </span>
+        <MediaControls media={ref} frame={frame} />
       </div>
       {scenes.length > 0 && <p className="small muted">{scenes.length} scene cuts marked on the scrubber.</p>}
     </div>

@@ -6,6 +6,7 @@ import { appStore, useStore } from '../store.ts';
 import { addToTimeline, loadTimeline, setTimeline, timelineStore } from '../timeline.ts';
 import { Poster } from './Dashboard.tsx';
 import { Icon } from './icons.tsx';
+import { MediaControls, mediaKey, playWithSound } from './MediaControls.tsx';
 import { IconButton } from './UploadPanel.tsx';
 
 /** Stable React keys for items the server has not numbered yet. */
@@ -254,6 +255,7 @@ function TimelineRow({ item, index, count, video, dragging, ...on }: RowProps) {
 /** Plays the clips one after another, each from its in point to its out point. */
 function SequencePlayer({ items, videos }: { items: TimelineItem[]; videos: Record<string, Video> }) {
   const ref = useRef<HTMLVideoElement>(null);
+  const frame = useRef<HTMLDivElement>(null);
   const [index, setIndex] = useState(0);
   const [playing, setPlaying] = useState(false);
   const item = items[Math.min(index, items.length - 1)];
@@ -268,11 +270,21 @@ function SequencePlayer({ items, videos }: { items: TimelineItem[]; videos: Reco
     }
   };
 
+  const toggleSequence = () => {
+    if (playing) {
+      ref.current?.pause();
+      setPlaying(false);
+    } else {
+      setPlaying(true);
+      if (ref.current) playWithSound(ref.current);
+    }
+  };
+
   useEffect(() => {
     const el = ref.current;
     if (!el || !item) return;
     el.currentTime = item.inSeconds;
-    if (playing) void el.play().catch(() => {});
+    if (playing) playWithSound(el);
   }, [item, playing]);
 
   return (
@@ -284,17 +296,32 @@ function SequencePlayer({ items, videos }: { items: TimelineItem[]; videos: Reco
           {video ? ` · ${video.name}` : ''}
         </span>
       </div>
-      <div className="player">
+      {/* biome-ignore lint/a11y/noStaticElementInteractions: keys pressed on the video or the controls inside bubble here. */}
+      <div
+        className="player"
+        ref={frame}
+        data-testid="player"
+        onKeyDown={(e) => {
+          // Space and K play the sequence (not only the clip), like the button.
+          if ((e.key === ' ' || e.key === 'k') && (e.target as HTMLElement).tagName !== 'BUTTON') {
+            e.preventDefault();
+            toggleSequence();
+            return;
+          }
+          mediaKey(e, ref.current, frame.current);
+        }}
+      >
         <video
           ref={ref}
           src={src}
-          muted
           playsInline
+          tabIndex={0}
+          aria-label="Sequence video (Space plays, arrows seek, M mutes, F fullscreen)"
           preload="auto"
           data-testid="sequence-video"
           onLoadedMetadata={(e) => {
             if (item) e.currentTarget.currentTime = item.inSeconds;
-            if (playing) void e.currentTarget.play().catch(() => {});
+            if (playing) playWithSound(e.currentTarget);
           }}
           onTimeUpdate={(e) => {
             if (item?.outSeconds !== null && item && e.currentTarget.currentTime >= item.outSeconds) next();
@@ -304,19 +331,7 @@ function SequencePlayer({ items, videos }: { items: TimelineItem[]; videos: Reco
           <track kind="captions" />
         </video>
         <div className="player-controls">
-          <button
-            type="button"
-            className="btn"
-            onClick={() => {
-              if (playing) {
-                ref.current?.pause();
-                setPlaying(false);
-              } else {
-                setPlaying(true);
-                void ref.current?.play().catch(() => {});
-              }
-            }}
-          >
+          <button type="button" className="btn" onClick={toggleSequence}>
             <Icon name={playing ? 'pause' : 'play'} size={14} /> {playing ? 'Pause' : 'Play sequence'}
           </button>
           <ol className="sequence-dots" aria-hidden="true">
@@ -324,6 +339,7 @@ function SequencePlayer({ items, videos }: { items: TimelineItem[]; videos: Reco
               <li key={keyOf(it, i)} className={i === index ? 'on' : ''} />
             ))}
           </ol>
+          <MediaControls media={ref} frame={frame} />
         </div>
       </div>
     </section>

@@ -1,15 +1,19 @@
-import { type DragEvent, useRef, useState } from 'react';
+import { type DragEvent, memo, useCallback, useRef, useState } from 'react';
 import { formatBytes, formatEta } from '../format.ts';
 import { appStore, useStore } from '../store.ts';
 import { ACTIVE_STATES, type RowState, type UploadRow } from '../uploads/manager.ts';
 import { Icon, type IconName } from './icons.tsx';
 import { useUploads } from './upload-context.tsx';
+import { ROW_HEIGHT, useRowWindow } from './windowed.ts';
 
 export function UploadPanel() {
   const m = useUploads();
   const rows = useStore(m.store, (s) => s.rows);
   const offline = useStore(m.store, (s) => s.offline);
   const input = useRef<HTMLInputElement>(null);
+  // One picker for the rows: it asks for the file of one interrupted upload, checked against it.
+  const rowInput = useRef<HTMLInputElement>(null);
+  const pickingFor = useRef<string | null>(null);
   const [over, setOver] = useState(false);
   const limits = useStore(appStore, (s) => s.me?.limits);
   const accept = ['video/*', ...(limits?.acceptedExtensions ?? []).map((e) => `.${e}`)].join(',');
@@ -23,6 +27,16 @@ export function UploadPanel() {
   const left = active.reduce((a, r) => a + (r.size - r.bytesSent), 0);
   const eta = speed > 0 ? left / speed : null;
   const awaiting = rows.filter((r) => r.state === 'awaiting_file');
+  const elsewhere = rows.filter((r) => r.state === 'elsewhere');
+
+  // A long list renders only the rows near the viewport (1,000 rows stay smooth).
+  const listRef = useRef<HTMLUListElement>(null);
+  const win = useRowWindow(listRef, rows.length);
+  // Stable, so a row re-renders only when its own row object changes (1,000 rows stay smooth).
+  const pickFor = useCallback((key: string) => {
+    pickingFor.current = key;
+    rowInput.current?.click();
+  }, []);
 
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -64,9 +78,19 @@ export function UploadPanel() {
         <div className="banner info" role="status">
           <Icon name="clock" />
           <span>
-            {awaiting.length === 1 ? '1 upload was' : `${awaiting.length} uploads were`} interrupted. Pick the
-            same file{awaiting.length === 1 ? '' : 's'} again to continue where{' '}
+            {awaiting.length === 1 ? '1 upload was' : `${awaiting.length} uploads were`} interrupted. Choose
+            the same file{awaiting.length === 1 ? '' : 's'} again to continue where{' '}
             {awaiting.length === 1 ? 'it' : 'they'} stopped.
+          </span>
+        </div>
+      )}
+
+      {elsewhere.length > 0 && (
+        <div className="banner info" role="status" data-testid="elsewhere-banner">
+          <Icon name="upload" />
+          <span>
+            {elsewhere.length === 1 ? '1 upload is' : `${elsewhere.length} uploads are`} running in another
+            tab of this browser. Pause or cancel {elsewhere.length === 1 ? 'it' : 'them'} there.
           </span>
         </div>
       )}
@@ -105,6 +129,22 @@ export function UploadPanel() {
             e.target.value = '';
           }}
         />
+        <input
+          ref={rowInput}
+          type="file"
+          accept={accept}
+          className="sr-only"
+          tabIndex={-1}
+          aria-hidden="true"
+          data-testid="row-file-input"
+          onChange={(e) => {
+            const file = e.target.files?.[0];
+            const key = pickingFor.current;
+            pickingFor.current = null;
+            e.target.value = '';
+            if (file && key) void m.pickFor(key, file);
+          }}
+        />
       </div>
 
       {rows.length > 0 && (
@@ -139,9 +179,19 @@ export function UploadPanel() {
               Clear finished
             </button>
           </div>
-          <ul className="upload-rows" aria-label="Files">
-            {rows.map((r) => (
-              <UploadRowView key={r.key} row={r} onPick={() => input.current?.click()} />
+          <ul
+            ref={listRef}
+            className={win.windowed ? 'upload-rows windowed' : 'upload-rows'}
+            aria-label="Files"
+            style={win.windowed ? { height: rows.length * ROW_HEIGHT } : undefined}
+          >
+            {rows.slice(win.start, win.end).map((r, i) => (
+              <UploadRowView
+                key={r.key}
+                row={r}
+                onPick={pickFor}
+                at={win.windowed ? { index: win.start + i, of: rows.length } : undefined}
+              />
             ))}
           </ul>
         </>
@@ -162,17 +212,35 @@ const STATE_ICON: Record<RowState, { icon: IconName; label: string; tone: string
   failed: { icon: 'alert', label: 'Failed', tone: 'bad' },
   canceled: { icon: 'x', label: 'Canceled', tone: 'muted' },
   skipped: { icon: 'skip', label: 'Skipped', tone: 'muted' },
-  awaiting_file: { icon: 'clock', label: 'Pick the file again', tone: 'warn' },
+  awaiting_file: { icon: 'clock', label: 'Interrupted: choose the file again', tone: 'warn' },
+  elsewhere: { icon: 'upload', label: 'Uploading in another tab', tone: 'info' },
 };
 
-function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) {
+const UploadRowView = memo(function UploadRowView({
+  row,
+  onPick,
+  at,
+}: {
+  row: UploadRow;
+  onPick: (key: string) => void;
+  /** Its place in a windowed list: positioned there, and announced as "n of N". */
+  at?: { index: number; of: number } | undefined;
+}) {
   const m = useUploads();
   const pct = row.size ? Math.floor((row.bytesSent / row.size) * 100) : 0;
-  const st = STATE_ICON[row.state];
+  // Another tab's upload shows that tab's state (paused, waiting for network, ...) when it is not plain uploading.
+  const remote = row.remoteState ? STATE_ICON[row.remoteState] : undefined;
+  const st =
+    row.state === 'elsewhere' && remote && !['uploading', 'elsewhere'].includes(row.remoteState ?? '')
+      ? { ...remote, label: `${remote.label} in another tab` }
+      : STATE_ICON[row.state];
   const eta = row.state === 'uploading' && row.speed > 0 ? (row.size - row.bytesSent) / row.speed : null;
-  const showBar = !['refused', 'canceled'].includes(row.state);
+  const showBar = !['refused', 'canceled', 'checking'].includes(row.state);
   return (
     <li
+      style={at ? { top: at.index * ROW_HEIGHT } : undefined}
+      aria-posinset={at ? at.index + 1 : undefined}
+      aria-setsize={at?.of}
       className={`upload-row state-${row.state}`}
       data-testid="upload-row"
       data-state={row.state}
@@ -201,13 +269,17 @@ function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) 
           </div>
         )}
         <div className="row-meta small">
-          {row.reason ? (
+          {row.reason && (
             <span className="reason" data-testid="row-reason">
               {row.reason}
             </span>
-          ) : (
+          )}
+          {/* An interrupted row keeps showing how far the server got, beside why a pick was refused. */}
+          {(!row.reason || row.state === 'awaiting_file') && (
             <>
-              <span className="pct">{pct}%</span>
+              <span className="pct" data-testid="row-pct">
+                {pct}%
+              </span>
               <span className="muted">{st.label}</span>
               {row.state === 'uploading' && row.speed > 0 && (
                 <span className="muted">{formatBytes(row.speed)}/s</span>
@@ -237,18 +309,23 @@ function UploadRowView({ row, onPick }: { row: UploadRow; onPick: () => void }) 
           <IconButton icon="skip" label={`Skip ${row.name}`} onClick={() => m.skip(row.key)} />
         )}
         {row.state === 'awaiting_file' && (
-          <button type="button" className="btn small" onClick={onPick}>
+          <button
+            type="button"
+            className="btn small"
+            onClick={() => onPick(row.key)}
+            aria-label={`Choose the file for ${row.name}`}
+          >
             Choose file
           </button>
         )}
         {(ACTIVE_STATES.includes(row.state) ||
           ['failed', 'skipped', 'awaiting_file'].includes(row.state)) && (
-          <IconButton icon="x" label={`Cancel ${row.name}`} onClick={() => m.cancel(row.key)} />
+          <IconButton icon="x" label={`Cancel ${row.name}`} onClick={() => void m.cancel(row.key)} />
         )}
       </div>
     </li>
   );
-}
+});
 
 export function IconButton({ icon, label, onClick }: { icon: IconName; label: string; onClick: () => void }) {
   return (

@@ -1,17 +1,21 @@
 import { createContext, type ReactNode, useContext, useEffect, useState } from 'react';
 import { refreshMe } from '../session.ts';
 import { appStore } from '../store.ts';
-import { UploadManager } from '../uploads/manager.ts';
+import { Uploader } from '../uploads/interrupted.ts';
 
-const UploadContext = createContext<UploadManager | null>(null);
+const UploadContext = createContext<Uploader | null>(null);
 
 /** One upload manager for the signed-in app; disposed (uploads aborted, listeners removed) on sign-out. */
 export function UploadProvider({ children }: { children: ReactNode }) {
-  const [manager, setManager] = useState<UploadManager | null>(null);
+  const [manager, setManager] = useState<Uploader | null>(null);
   useEffect(() => {
-    const concurrency = Number(new URLSearchParams(location.search).get('concurrency')) || 3;
-    const m = new UploadManager({
+    const query = new URLSearchParams(location.search);
+    const concurrency = Number(query.get('concurrency')) || 3;
+    // Smaller chunks (tests, slow links) store progress on the server sooner.
+    const chunkKiB = Number(query.get('chunkKiB')) || 0;
+    const m = new Uploader({
       concurrency,
+      ...(chunkKiB > 0 ? { chunkSize: chunkKiB * 1024 } : {}),
       getProjectId: () => appStore.get().projectId,
       getFreeBytes: () => {
         const me = appStore.get().me;
@@ -30,7 +34,15 @@ export function UploadProvider({ children }: { children: ReactNode }) {
         void refreshMe();
       }
     });
+    // Leaving or reloading the page stops this tab's uploads: warn while bytes remain.
+    const onBeforeUnload = (e: BeforeUnloadEvent) => {
+      if (m.bytesRemaining() <= 0) return;
+      e.preventDefault();
+      e.returnValue = '';
+    };
+    window.addEventListener('beforeunload', onBeforeUnload);
     return () => {
+      window.removeEventListener('beforeunload', onBeforeUnload);
       unsub();
       m.dispose();
     };
@@ -39,7 +51,7 @@ export function UploadProvider({ children }: { children: ReactNode }) {
   return <UploadContext.Provider value={manager}>{children}</UploadContext.Provider>;
 }
 
-export function useUploads(): UploadManager {
+export function useUploads(): Uploader {
   const m = useContext(UploadContext);
   if (!m) throw new Error('useUploads outside UploadProvider');
   return m;

@@ -1,6 +1,7 @@
 /**
  * What a reload needs to continue an upload: the video it belongs to, the file it came from
- * (name, size, lastModified) and where tus put it. Kept in localStorage until the upload ends.
+ * (name, size, lastModified, fingerprint of its first and last MiB: see identity.ts) and where
+ * tus put it. Kept in localStorage (shared by the app's tabs) until the upload ends.
  */
 export interface ResumeRecord {
   videoId: string;
@@ -9,6 +10,8 @@ export interface ResumeRecord {
   size: number;
   lastModified: number;
   type: string;
+  /** identity.ts fingerprintOf the file; null for an upload this browser did not start. */
+  fingerprint: string | null;
   endpoint: string;
   metadata: Record<string, string>;
   uploadUrl: string | null;

@@ -12,8 +12,8 @@ export interface Series {
   className: string;
 }
 
-const W = 640;
-const H = 180;
+const W = 1000;
+const H = 160;
 const PAD = { top: 10, right: 8, bottom: 22, left: 52 };
 
 /**
@@ -36,6 +36,14 @@ export function DayChart({
   testId?: string;
 }) {
   const all = [...bars.values, ...(line?.values ?? [])].filter((v): v is number => v !== null);
+  if (!all.some((v) => v > 0)) {
+    return (
+      <figure className="chart" data-testid={testId}>
+        <figcaption>{title}</figcaption>
+        <p className="empty muted small">Nothing in this period.</p>
+      </figure>
+    );
+  }
   const max = Math.max(1e-9, ...all);
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;

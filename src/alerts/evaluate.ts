@@ -5,6 +5,9 @@ import { type AlertRule, type Finding, RULES } from './rules.ts';
 
 export type AlertEvent = 'firing' | 'resolved';
 
+/** Resolved alerts are listed this long, then pruned by the evaluation. */
+export const HISTORY_DAYS = 90;
+
 export interface EvaluationReport {
   fired: string[];
   resolved: string[];
@@ -69,6 +72,12 @@ export async function evaluateAlerts(ctx: AppContext): Promise<EvaluationReport>
       report.fired.push(row.id);
       if (notify) await enqueueNotification(tx, row.id, 'firing');
     }
+    // History is kept HISTORY_DAYS: older resolved episodes are dropped.
+    await tx
+      .deleteFrom('alerts')
+      .where('state', '=', 'resolved')
+      .where('resolved_at', '<', sql<Date>`now() - make_interval(days => ${HISTORY_DAYS})`)
+      .execute();
     for (const [key, id] of open) {
       const rule = key.split('\u0000')[0] as AlertRule;
       if (!evaluated.includes(rule)) continue;

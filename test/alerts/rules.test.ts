@@ -159,6 +159,26 @@ describe('alert rules', () => {
     expect(l.history.find((a) => a.id === quota[0]!.id)?.state).toBe('resolved');
   });
 
+  it('keeps resolved alerts 90 days', async () => {
+    const db = server.node.ctx.db;
+    const kept = await sql<{ id: string }>`
+      INSERT INTO alerts (rule, subject, state, summary, first_fired_at, last_seen_at, resolved_at)
+      VALUES ('queue_age', 'old', 'resolved', 'old', now() - interval '100 days', now() - interval '100 days', now() - interval '100 days'),
+             ('queue_age', 'recent', 'resolved', 'recent', now() - interval '80 days', now() - interval '80 days', now() - interval '80 days')
+      RETURNING id, subject`.execute(db);
+    await evaluate();
+    const left = await db
+      .selectFrom('alerts')
+      .select('subject')
+      .where(
+        'id',
+        'in',
+        kept.rows.map((r) => r.id),
+      )
+      .execute();
+    expect(left.map((r) => r.subject)).toEqual(['recent']);
+  });
+
   it('disk low: fires when the store file system has less free space than the threshold', async () => {
     const ctx = server.node.ctx;
     const withDisk = (percent: number): AppContext => ({

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertMessage } from '../../src/alerts/notify.ts';
+import { type AlertMessage, sendAlert } from '../../src/alerts/notify.ts';
+import type { AppContext } from '../../src/context.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { waitFor } from '../uploads/helpers.ts';
 import { startReceiver, verified } from '../webhooks/helpers.ts';
@@ -98,4 +99,35 @@ describe('alert notifications', () => {
     };
     expect(listed.history.find((a) => a.id === alert.id)?.notifiedFiringAt).not.toBeNull();
   }, 180_000);
+  it('refuses a loopback ALERT_WEBHOOK_URL unless WEBHOOK_ALLOW_PRIVATE=true, as webhooks do', async () => {
+    const ctx = server.node.ctx;
+    const strict: AppContext = {
+      ...ctx,
+      config: { ...ctx.config, webhooks: { ...ctx.config.webhooks, allowPrivate: false } },
+    };
+    const row = await ctx.db
+      .insertInto('alerts')
+      // Resolved already, so the node's own evaluation (every minute) leaves it alone.
+      .values({
+        rule: 'queue_age',
+        subject: 'ssrf-check',
+        summary: 'test',
+        details: '{}',
+        state: 'resolved',
+        resolved_at: new Date(),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const before = receiver.received.length;
+    await expect(sendAlert(strict, row.id, 'firing')).rejects.toThrow(/WEBHOOK_URL_PRIVATE/);
+    expect(receiver.received).toHaveLength(before);
+    const after = await ctx.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('id', '=', row.id)
+      .executeTakeFirstOrThrow();
+    expect(after.notified_firing_at).toBeNull();
+    expect(after.last_notify_error).toMatch(/^WEBHOOK_URL_PRIVATE/);
+    await ctx.db.deleteFrom('alerts').where('id', '=', row.id).execute();
+  });
 });

@@ -31,20 +31,28 @@ export const alertJobKey = (alertId: string, event: AlertEvent) => `send_alert:$
  */
 export async function evaluateAlerts(ctx: AppContext): Promise<EvaluationReport> {
   const report: EvaluationReport = { fired: [], resolved: [], stillFiring: [], errors: [] };
-  const findings: Finding[] = [];
-  const evaluated: AlertRule[] = [];
-  for (const [rule, evaluate] of Object.entries(RULES) as Array<[AlertRule, (typeof RULES)[AlertRule]]>) {
-    try {
-      findings.push(...(await evaluate(ctx)));
-      evaluated.push(rule);
-    } catch (err) {
-      report.errors.push({ rule, error: err instanceof Error ? err.message : String(err) });
-    }
-  }
   const notify = ctx.config.alerts.webhookUrl !== undefined;
 
   await ctx.db.transaction().execute(async (tx) => {
+    // Taken before the rules run, so evaluations are serialised whole (a slower one cannot commit
+    // findings older than another's). The rules query on this transaction's connection: waiting
+    // for another pool connection while holding the lock could deadlock a small pool.
     await sql`SELECT pg_advisory_xact_lock(hashtext('clipdock:evaluate_alerts'))`.execute(tx);
+    const inTx: AppContext = { ...ctx, db: tx };
+    const findings: Finding[] = [];
+    const evaluated: AlertRule[] = [];
+    for (const [rule, evaluate] of Object.entries(RULES) as Array<[AlertRule, (typeof RULES)[AlertRule]]>) {
+      // A failing rule's SQL must not abort the transaction the others share.
+      await sql`SAVEPOINT alert_rule`.execute(tx);
+      try {
+        findings.push(...(await evaluate(inTx)));
+        evaluated.push(rule);
+        await sql`RELEASE SAVEPOINT alert_rule`.execute(tx);
+      } catch (err) {
+        await sql`ROLLBACK TO SAVEPOINT alert_rule`.execute(tx);
+        report.errors.push({ rule, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
     const firing = await tx
       .selectFrom('alerts')
       .select(['id', 'rule', 'subject'])

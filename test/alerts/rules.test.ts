@@ -199,6 +199,14 @@ describe('alert rules', () => {
     expect(row.details.freeBytes as number).toBeGreaterThan(0);
     expect(row.details.totalBytes as number).toBeGreaterThanOrEqual(row.details.freeBytes as number);
 
+    // The store's file system cannot be read: the rule is skipped, its alert left firing.
+    const unreadable = await evaluateAlerts({
+      ...ctx,
+      config: { ...ctx.config, storage: { driver: 'fs', root: `${server.dataDir}/no-such-dir` } },
+    });
+    expect(unreadable.errors.map((e) => e.rule)).toEqual(['disk_low']);
+    expect(unreadable.resolved).not.toContain(row.id);
+
     const resolved = await evaluateAlerts(withDisk(0));
     expect(resolved.resolved).toContain(row.id);
   });

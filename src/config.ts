@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { type AbuseConfig, abuseConfig, abuseSchema } from './config-abuse.ts';
+import { type AlertsConfig, alertsConfig, alertsSchema } from './config-alerts.ts';
 import { type OpsConfig, opsConfig, opsSchema } from './config-ops.ts';
 
 /**
@@ -96,6 +97,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...abuseSchema,
   ...opsSchema,
+  ...alertsSchema,
 });
 
 /** Checks across variables; run on the raw values so they are reported beside the per-variable ones. */
@@ -194,6 +196,8 @@ export interface Config {
   abuse: AbuseConfig;
   /** Metrics and the cleanup sweep: src/config-ops.ts. */
   ops: OpsConfig;
+  /** Alert rules and where alerts go: src/config-alerts.ts. */
+  alerts: AlertsConfig;
 }
 
 export class ConfigError extends Error {
@@ -280,5 +284,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: c.LOG_LEVEL,
     abuse: abuseConfig(c),
     ops: opsConfig(c),
+    alerts: alertsConfig(c),
   };
 }

@@ -1,3 +1,5 @@
+import { evaluateAlerts } from './alerts/evaluate.ts';
+import { sendAlert } from './alerts/notify.ts';
 import { runCleanup } from './cleanup/cleanup.ts';
 import { runScheduledSweep } from './cleanup/sweep.ts';
 import type { AppContext } from './context.ts';
@@ -32,6 +34,12 @@ export function workerTasks(ctx: AppContext): Tasks {
     cleanup_sweep: async () => {
       await runScheduledSweep(ctx);
     },
+    evaluate_alerts: async () => {
+      await evaluateAlerts(ctx);
+    },
+    send_alert: async (payload) => {
+      await sendAlert(ctx, payload.alertId, payload.event);
+    },
   };
 }
 
@@ -46,4 +54,5 @@ export const workerCrontab = [
   '*/5 * * * * requeue_webhooks ?jobKey=requeue_webhooks&jobKeyMode=preserve_run_at',
   // Due when the last scheduled sweep is CLEANUP_INTERVAL_MINUTES old (checked each minute).
   '* * * * * cleanup_sweep ?jobKey=cleanup_sweep&jobKeyMode=preserve_run_at',
+  '* * * * * evaluate_alerts ?jobKey=evaluate_alerts&jobKeyMode=preserve_run_at',
 ].join('\n');

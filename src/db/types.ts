@@ -212,6 +212,22 @@ export interface CleanupRunsTable {
   requested_by: string | null;
 }
 
+/** One episode of an alert rule firing for a subject (010, src/alerts/). */
+export interface AlertsTable {
+  id: Generated<string>;
+  rule: 'failure_rate' | 'queue_age' | 'video_stuck' | 'quota' | 'disk_low';
+  subject: Generated<string>;
+  state: Generated<'firing' | 'resolved'>;
+  summary: string;
+  details: Json<Record<string, unknown>>;
+  first_fired_at: Generated<Date>;
+  last_seen_at: Generated<Date>;
+  resolved_at: NullableTimestamp;
+  notified_firing_at: NullableTimestamp;
+  notified_resolved_at: NullableTimestamp;
+  last_notify_error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -231,6 +247,7 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   cleanup_runs: CleanupRunsTable;
+  alerts: AlertsTable;
 }
 
 export type VideoRow = Selectable<VideosTable>;

@@ -16,6 +16,7 @@ import { installHttpMetrics } from './http-metrics.ts';
 import type { App, RouteModule } from './route-module.ts';
 import { accountRoutes, healthRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { adminAlertsRoutes } from './routes/admin-alerts.ts';
 import { authRoutes } from './routes/auth.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { processingRoutes } from './routes/processing.ts';
@@ -46,6 +47,7 @@ const routeModules: RouteModule[] = [
   webhookRoutes,
   opsRoutes,
   adminRoutes,
+  adminAlertsRoutes,
 ];
 
 export interface HttpServer {

@@ -10,6 +10,8 @@ export interface JobPayloads {
   deliver_webhook: { deliveryId: string };
   requeue_webhooks: Record<string, never>;
   cleanup_sweep: Record<string, never>;
+  evaluate_alerts: Record<string, never>;
+  send_alert: { alertId: string; event: 'firing' | 'resolved' };
 }
 export type JobName = keyof JobPayloads;
 

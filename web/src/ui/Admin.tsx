@@ -3,14 +3,18 @@ import { AdminApi, type CleanupRun, type StorageAuditRow, type StorageTotals } f
 import { ApiError } from '../api.ts';
 import { formatBytes } from '../format.ts';
 import './admin.css';
+import { AdminAlerts } from './AdminAlerts.tsx';
+import { AdminAnalytics } from './AdminAnalytics.tsx';
 
 const messageOf = (err: unknown, fallback: string) => (err instanceof ApiError ? err.message : fallback);
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
 
-/** The administrators' page: cleanup runs (with "Dry run" and "Run now") and the storage audit. */
+/** The administrators' page: alerts, upload analytics, cleanup runs (with "Dry run" and "Run now") and the storage audit. */
 export function Admin() {
   return (
     <div className="admin">
+      <AdminAlerts />
+      <AdminAnalytics />
       <CleanupRuns />
       <StorageAudit />
     </div>

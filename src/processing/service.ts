@@ -6,7 +6,7 @@ import { enqueue, processJobKey } from '../jobs/queue.ts';
 import { assertRetryable } from './failure-policy.ts';
 import { publish } from './progress.ts';
 import { recordProcessingRequest } from './request-limits.ts';
-import { type Checkpoint, OUTPUT_NAMES, type StepName, type StoredOutputs } from './types.ts';
+import { type Checkpoint, OUTPUT_NAMES, outputKeys, type StepName, type StoredOutputs } from './types.ts';
 
 /**
  * What a user can ask of the pipeline: run a failed video again, re-analyse a ready one, fetch
@@ -179,16 +179,7 @@ export async function outputKey(
     .where('video_id', '=', videoId)
     .executeTakeFirst();
   const o = (a?.outputs ?? {}) as StoredOutputs;
-  const recorded = [
-    o.video,
-    o.poster,
-    o.storyboard,
-    o.storyboardIndex,
-    o.waveform,
-    o.transcript,
-    ...(o.thumbnails ?? []),
-  ];
-  const key = recorded.find((k) => k?.endsWith(`/${name}`));
+  const key = outputKeys(o).find((k) => k.endsWith(`/${name}`));
   if (!key) throw new AppError('NOT_FOUND', `The ${name} of this video does not exist (yet).`);
   return key;
 }

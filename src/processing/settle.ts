@@ -8,7 +8,7 @@ import { countProcessingFailure } from '../metrics/metrics.ts';
 import { keys } from '../storage/object-store.ts';
 import type { PublicError } from './failure-policy.ts';
 import { publish, type VideoRef } from './progress.ts';
-import type { Checkpoint, StoredOutputs } from './types.ts';
+import { type Checkpoint, outputKeys, type StoredOutputs } from './types.ts';
 
 /**
  * How a run ends: ready, failed, or waiting for its next attempt. Each is one transaction that
@@ -120,16 +120,7 @@ async function dropOutputs(tx: Tx, videoId: string, stored: string[]): Promise<v
     .executeTakeFirst();
   if (!a) return;
   const o = (a.outputs ?? {}) as StoredOutputs;
-  const recorded = [
-    o.video,
-    o.poster,
-    o.storyboard,
-    o.storyboardIndex,
-    o.waveform,
-    o.transcript,
-    ...(o.thumbnails ?? []),
-  ];
-  const written = new Set([...recorded, ...stored]);
+  const written = new Set([...outputKeys(o), ...stored]);
   const cp = (a.checkpoint ?? {}) as Partial<Checkpoint>;
   const done = cp.done?.probe !== undefined ? { probe: cp.done.probe } : {};
   await tx
@@ -139,9 +130,11 @@ async function dropOutputs(tx: Tx, videoId: string, stored: string[]): Promise<v
     .execute();
   await scheduleCleanup(
     tx,
-    [...written]
-      .filter((k): k is string => typeof k === 'string')
-      .map((target) => ({ kind: 'delete_object' as const, target, reason: 'outputs of a failed video' })),
+    [...written].map((target) => ({
+      kind: 'delete_object' as const,
+      target,
+      reason: 'outputs of a failed video',
+    })),
   );
 }
 

@@ -152,6 +152,12 @@ export interface StoredOutputs {
   transcript?: string;
 }
 
+/** Every storage key a video's outputs record (absent ones skipped). */
+export function outputKeys(o: StoredOutputs): string[] {
+  const keys = [o.video, o.poster, o.storyboard, o.storyboardIndex, o.waveform, o.transcript];
+  return [...keys, ...(o.thumbnails ?? [])].filter((k): k is string => typeof k === 'string');
+}
+
 /** `video_analysis.results`. */
 export interface StoredResults {
   normalize?: { mode: NormalizeMode };

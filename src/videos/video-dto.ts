@@ -1,6 +1,6 @@
 import { type MediaContext, objectUrl } from '../accounts/media-urls.ts';
 import type { VideoStatus } from '../db/types.ts';
-import type { VideoEvent } from '../events/video-events.ts';
+import type { VideoEvent } from '../events/video-event.ts';
 import { videoError } from '../processing/failure-policy.ts';
 import { outputPath } from '../processing/presenter.ts';
 

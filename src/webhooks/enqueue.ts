@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../db/database.ts';
-import type { VideoEvent } from '../events/video-events.ts';
+import type { VideoEvent } from '../events/video-event.ts';
 import { enqueue } from '../jobs/queue.ts';
 import { findVideo } from '../videos/repository.ts';
 import { presentVideoState } from '../videos/video-dto.ts';

@@ -1,17 +1,37 @@
+import type { UploadLimits } from '../api.ts';
 import { mergeVideos } from '../store.ts';
 import { type BatchFile, type OpenedFile, openSessions } from './batching.ts';
 import { fingerprintOf } from './identity.ts';
-import type { UploadManager } from './manager.ts';
 import { extensionOf, precheckFile } from './precheck.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
-import { blankRow } from './rows.ts';
+import { blankRow, type UploadRow } from './rows.ts';
+import type { TabCoordinator } from './tabs.ts';
+
+/**
+ * What intake needs of the upload manager: manager.ts hands itself in (and imports this module,
+ * so this names the few members it uses instead of importing the class back).
+ */
+export interface IntakeHost {
+  readonly opts: {
+    getProjectId: () => string | null;
+    getFreeBytes: () => number;
+    getLimits: () => UploadLimits | undefined;
+  };
+  readonly files: Map<string, File>;
+  readonly records: Map<string, ResumeRecord>;
+  readonly tabs: TabCoordinator;
+  nextKey(prefix: string): string;
+  update(key: string, patch: Partial<UploadRow>): void;
+  addRows(rows: UploadRow[]): void;
+  pump(): void;
+}
 
 /**
  * New files into the queue: checked in the browser first (type, size, free storage, content),
  * then given videos by upload sessions of the server's size (batching.ts); each file whose video
  * exists is owned by this tab (tabs.ts) and gets a resume record with its fingerprint.
  */
-export async function queueNewFiles(m: UploadManager, list: File[]): Promise<void> {
+export async function queueNewFiles(m: IntakeHost, list: File[]): Promise<void> {
   const projectId = m.opts.getProjectId();
   if (!projectId || !list.length) return;
   const added = list.map((file) => ({ key: m.nextKey('f'), file }));
@@ -44,7 +64,7 @@ export async function queueNewFiles(m: UploadManager, list: File[]): Promise<voi
 }
 
 export async function openFor(
-  m: UploadManager,
+  m: IntakeHost,
   projectId: string,
   files: BatchFile[],
   perSession = Number.POSITIVE_INFINITY,
@@ -62,7 +82,7 @@ export async function openFor(
 }
 
 /** A file whose video exists: this tab owns its upload and keeps a record to resume it. */
-async function adopt(m: UploadManager, projectId: string, o: OpenedFile): Promise<void> {
+async function adopt(m: IntakeHost, projectId: string, o: OpenedFile): Promise<void> {
   const rec: ResumeRecord = {
     videoId: o.videoId,
     projectId,

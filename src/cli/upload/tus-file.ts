@@ -30,7 +30,9 @@ export interface RunningUpload {
 /** One file sent with tus-js-client's Node stack, resumable from `uploadUrl`. */
 export function startTusUpload(o: TusFileOptions): RunningUpload {
   let upload!: tus.Upload;
+  let fail!: (err: Error) => void;
   const done = new Promise<void>((resolve, reject) => {
+    fail = reject;
     upload = new tus.Upload(createReadStream(o.path), {
       endpoint: o.endpoint,
       uploadUrl: o.uploadUrl ?? null,
@@ -61,7 +63,14 @@ export function startTusUpload(o: TusFileOptions): RunningUpload {
     });
     upload.start();
   });
-  return { done, stop: () => upload.abort(false) };
+  return {
+    done,
+    // tus-js-client settles nothing on abort: the stop does, so the run can end.
+    stop: async () => {
+      await upload.abort(false);
+      fail(new CliError('INTERRUPTED', 'Stopped before the upload finished.', EXIT.interrupted));
+    },
+  };
 }
 
 /** tus-js-client's file reader with each slice piped through a Throttle. */

@@ -1,0 +1,85 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
+import { makeLong } from '../media/fixtures.ts';
+import { headOffset } from '../uploads/helpers.ts';
+import { type CliJson, createApiToken, fileSha, originalSha, runCli } from './helpers.ts';
+
+let server: TestServer;
+let dir: string;
+beforeAll(async () => {
+  // API only: these tests are about the bytes, not the processing after them.
+  server = await startTestServer({ CLIPDOCK_ROLE: 'api' });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-cli-resume-'));
+});
+afterAll(async () => {
+  await server?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const video = (id: string) =>
+  server.node.ctx.db.selectFrom('videos').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+describe('clipdock upload: Ctrl-C and run again', () => {
+  it('stops on SIGINT keeping the bytes sent, and the next run resumes from the server offset', async () => {
+    const user = await signUp(server.url);
+    const token = await createApiToken(user.api);
+    const file = await makeLong(dir, 8);
+    const { size } = await import('node:fs/promises').then((fs) => fs.stat(file));
+    const state = path.join(dir, 'state.json');
+    const env = { CLIPDOCK_URL: server.url, CLIPDOCK_TOKEN: token };
+
+    // Throttled to about 10 s for the whole file, so it is surely mid-upload at the signal.
+    const first = runCli(
+      ['upload', '--limit-rate', String(Math.ceil(size / 10)), '--state', state, file],
+      env,
+    );
+    await first.stderrLine(/^long\.avi: [1-9]\d*%/);
+    first.child.kill('SIGINT');
+    expect(await first.exit, first.stderr()).toBe(130);
+    expect(first.stderr()).toMatch(/Run the same command again to resume/);
+    expect(first.stdout()).toMatch(/1 interrupted \(run again to resume\)/);
+
+    // The state file names the upload; the server holds part of it.
+    const saved = JSON.parse(await readFile(state, 'utf8')) as {
+      uploads: Record<string, { videoId: string; uploadUrl?: string; finished?: boolean }>;
+    };
+    const records = Object.values(saved.uploads);
+    expect(records).toHaveLength(1);
+    const rec = records[0]!;
+    expect(rec.uploadUrl).toBe(`${server.url}/api/uploads/${rec.videoId}`);
+    expect(rec.finished).toBeUndefined();
+    const offset = await headOffset(rec.uploadUrl!, token);
+    expect(offset).toBeGreaterThan(0);
+    expect(offset).toBeLessThan(size);
+    expect((await video(rec.videoId)).status).toBe('uploading');
+
+    const second = runCli(['upload', '--json', '--state', state, file], env);
+    expect(await second.exit, second.stderr()).toBe(0);
+    const result = JSON.parse(second.stdout()) as CliJson;
+    expect(result.files).toHaveLength(1);
+    const f = result.files[0]!;
+    expect(f).toMatchObject({ videoId: rec.videoId, upload: 'uploaded', error: null });
+    // It continued where the server stopped: no byte before the offset was sent again.
+    expect(f.resumedFrom).toBeGreaterThanOrEqual(offset);
+    expect(second.stderr()).toMatch(/↻ long\.avi: resuming at /);
+
+    const v = await video(rec.videoId);
+    expect(v.status).toBe('uploaded');
+    expect(Number(v.received_bytes)).toBe(size);
+    expect(await originalSha(server.url, token, rec.videoId)).toBe(await fileSha(file));
+    // One video for the file, not one per run.
+    const listed = (await (await user.api('/api/videos')).json()) as { videos: unknown[] };
+    expect(listed.videos).toHaveLength(1);
+
+    // A third run has nothing to send.
+    const third = runCli(['upload', '--json', '--state', state, file], env);
+    expect(await third.exit, third.stderr()).toBe(0);
+    expect((JSON.parse(third.stdout()) as CliJson).files[0]).toMatchObject({
+      videoId: rec.videoId,
+      upload: 'already_uploaded',
+    });
+  }, 120_000);
+});

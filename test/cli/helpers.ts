@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 
 /** The CLI entry, run the way `npx clipdock` runs it: Node (24, from node_modules) on the .ts file. */
@@ -86,4 +87,47 @@ export interface CliJson {
     error: { code: string; message: string } | null;
   }>;
   skipped: Array<{ path: string; reason: string }>;
+}
+
+/**
+ * A TCP proxy in front of `target` that cuts every connection once, after `cutAfter` bytes went
+ * towards the server: a network that drops mid-upload and comes back.
+ */
+export async function flakyProxy(target: string, cutAfter: number) {
+  const { port, hostname } = new URL(target);
+  const sockets = new Set<net.Socket>();
+  let sent = 0;
+  let cut = false;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(port), hostname);
+    sockets.add(client).add(upstream);
+    const forget = () => {
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('close', forget);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('data', (d: Buffer) => {
+      sent += d.length;
+      upstream.write(d);
+      if (!cut && sent >= cutAfter) {
+        cut = true;
+        for (const s of sockets) s.destroy();
+      }
+    });
+    upstream.pipe(client);
+    client.on('end', () => upstream.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    wasCut: () => cut,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

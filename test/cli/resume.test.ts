@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeLong } from '../media/fixtures.ts';
 import { headOffset } from '../uploads/helpers.ts';
-import { type CliJson, createApiToken, fileSha, originalSha, runCli } from './helpers.ts';
+import { type CliJson, createApiToken, fileSha, flakyProxy, originalSha, runCli } from './helpers.ts';
 
 let server: TestServer;
 let dir: string;
@@ -22,12 +22,12 @@ afterAll(async () => {
 const video = (id: string) =>
   server.node.ctx.db.selectFrom('videos').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
-describe('clipdock upload: Ctrl-C and run again', () => {
+describe('clipdock upload: interruptions', () => {
   it('stops on SIGINT keeping the bytes sent, and the next run resumes from the server offset', async () => {
     const user = await signUp(server.url);
     const token = await createApiToken(user.api);
     const file = await makeLong(dir, 8);
-    const { size } = await import('node:fs/promises').then((fs) => fs.stat(file));
+    const { size } = await stat(file);
     const state = path.join(dir, 'state.json');
     const env = { CLIPDOCK_URL: server.url, CLIPDOCK_TOKEN: token };
 
@@ -81,5 +81,31 @@ describe('clipdock upload: Ctrl-C and run again', () => {
       videoId: rec.videoId,
       upload: 'already_uploaded',
     });
+  }, 120_000);
+
+  it('rides out a dropped connection within one run: it resumes from the server offset', async () => {
+    const user = await signUp(server.url);
+    const token = await createApiToken(user.api);
+    const sub = await mkdtemp(path.join(dir, 'flaky-'));
+    const file = await makeLong(sub, 6);
+    const { size } = await stat(file);
+    const proxy = await flakyProxy(server.url, Math.floor(size / 2));
+    try {
+      const cli = runCli(['upload', '--json', '--state', path.join(sub, 'state.json'), file], {
+        CLIPDOCK_URL: proxy.url,
+        CLIPDOCK_TOKEN: token,
+      });
+      expect(await cli.exit, cli.stderr()).toBe(0);
+      expect(proxy.wasCut()).toBe(true);
+      const f = (JSON.parse(cli.stdout()) as CliJson).files[0]!;
+      expect(f.upload).toBe('uploaded');
+      expect(f.resumedFrom).toBeGreaterThan(0);
+      expect(f.resumedFrom).toBeLessThan(size);
+      expect(cli.stderr()).toMatch(/↻ long\.avi: resuming at /);
+      expect(await originalSha(server.url, token, f.videoId!)).toBe(await fileSha(file));
+      expect(Number((await video(f.videoId!)).received_bytes)).toBe(size);
+    } finally {
+      await proxy.close();
+    }
   }, 120_000);
 });

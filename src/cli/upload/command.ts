@@ -134,15 +134,17 @@ function jsonOf(j: FileJob) {
 
 function summaryOf(jobs: FileJob[], wait: boolean): string {
   const count = (pred: (j: FileJob) => boolean) => jobs.filter(pred).length;
+  const resumed = count((j) => j.outcome === 'uploaded' && j.resumedFrom > 0);
   const parts = [
-    `${count((j) => j.outcome === 'uploaded')} uploaded`,
-    `${count((j) => j.outcome === 'uploaded' && j.resumedFrom > 0)} of them resumed`,
-    `${count((j) => j.outcome === 'already_uploaded')} uploaded before`,
-    `${count((j) => j.outcome === 'refused')} refused`,
-    `${count((j) => j.outcome === 'failed')} failed`,
+    `${count((j) => j.outcome === 'uploaded')} uploaded${resumed ? ` (${resumed} resumed)` : ''}`,
   ];
-  const stopped = count((j) => j.outcome === 'interrupted' || !j.outcome);
-  if (stopped) parts.push(`${stopped} interrupted (run again to resume)`);
+  const more: Array<[number, string]> = [
+    [count((j) => j.outcome === 'already_uploaded'), 'uploaded before'],
+    [count((j) => j.outcome === 'refused'), 'refused'],
+    [count((j) => j.outcome === 'failed'), 'failed'],
+    [count((j) => j.outcome === 'interrupted' || !j.outcome), 'interrupted (run again to resume)'],
+  ];
+  for (const [n, what] of more) if (n > 0) parts.push(`${n} ${what}`);
   if (wait) parts.push(`${count((j) => j.status?.status === 'ready')} ready`);
   return `${jobs.length} file${jobs.length === 1 ? '' : 's'}: ${parts.join(', ')}.`;
 }

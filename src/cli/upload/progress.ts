@@ -60,6 +60,8 @@ export function ttyReporter(out: NodeJS.WriteStream, totalBytes: () => number): 
   const rows = new Map<string, Row>();
   const started = Date.now();
   let doneBytes = 0;
+  /** Speed counts the time bytes were moving, not a --wait after them. */
+  let lastActivity = started;
   let drawn = 0;
   let timer: NodeJS.Timeout | undefined;
 
@@ -70,8 +72,8 @@ export function ttyReporter(out: NodeJS.WriteStream, totalBytes: () => number): 
   const draw = () => {
     timer = undefined;
     clear();
-    const width = Math.max(40, Math.min(out.columns ?? 80, 120));
-    const maxRows = Math.max(1, (out.rows ?? 24) - 3);
+    const width = Math.max(40, Math.min(out.columns || 80, 120));
+    const maxRows = Math.max(1, (out.rows || 24) - 3);
     const lines: string[] = [];
     let running = 0;
     for (const row of rows.values()) {
@@ -81,10 +83,11 @@ export function ttyReporter(out: NodeJS.WriteStream, totalBytes: () => number): 
     if (rows.size > lines.length) lines.push(`  … and ${rows.size - lines.length} more`);
     const sent = doneBytes + running;
     const total = totalBytes();
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = (lastActivity - started) / 1000;
     const speed = seconds > 0 ? sent / seconds : 0;
     const left = speed > 0 ? Math.max(0, (total - sent) / speed) : 0;
-    const tail = `${formatBytes(sent)} of ${formatBytes(total)}, ${formatBytes(speed)}/s, ${formatTime(left)} left`;
+    const eta = rows.size > 0 ? `, ${formatTime(left)} left` : '';
+    const tail = `${formatBytes(sent)} of ${formatBytes(total)}, ${formatBytes(speed)}/s${eta}`;
     lines.push(barLine('Overall', sent, total, width, tail));
     out.write(`${lines.join('\n')}\n`);
     drawn = lines.length;
@@ -106,12 +109,14 @@ export function ttyReporter(out: NodeJS.WriteStream, totalBytes: () => number): 
     progress(id, sent) {
       const row = rows.get(id);
       if (row) row.sent = sent;
+      lastActivity = Date.now();
       schedule();
     },
     remove(id) {
       const row = rows.get(id);
-      if (row) doneBytes += row.size;
+      if (row) doneBytes += row.sent;
       rows.delete(id);
+      lastActivity = Date.now();
       schedule();
     },
     close() {

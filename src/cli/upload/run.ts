@@ -81,6 +81,7 @@ export class UploadRun {
     this.running.add(upload);
     try {
       await upload.done;
+      this.report.progress(id, file.size);
       job.outcome = 'uploaded';
       await this.state.patch(job.key, { finished: true });
       this.report.note(`✓ ${file.name}: uploaded (video ${job.videoId})`);

@@ -55,6 +55,8 @@ function noteChange(job: FileJob, next: VideoStatus, report: Reporter): void {
   const prev = job.status;
   job.status = next;
   if (prev && prev.status === next.status && prev.step === next.step) return;
+  // The upload's own line said so already.
+  if (next.status === 'uploaded') return;
   const name = job.file.name;
   if (next.status === 'ready') report.note(`★ ${name}: ready`);
   else if (next.status === 'failed') {

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,13 +72,14 @@ describe('clipdock upload: tokens', () => {
 });
 
 describe('clipdock upload: folders and refused files', () => {
-  it('walks a folder for video files, and a second run uploads nothing again', async () => {
+  it('walks a folder for video files (links to files too), and a second run uploads nothing again', async () => {
     const { token, env, videos } = await account();
     const { sub, state } = await fresh('folder');
     const folder = path.join(sub, 'footage');
     await mkdir(path.join(folder, 'day2'), { recursive: true });
     await copyFile(mov, path.join(folder, 'a.mov'));
-    await copyFile(webm, path.join(folder, 'day2', 'b.webm'));
+    // A link to a file counts as the file.
+    await symlink(webm, path.join(folder, 'day2', 'b.webm'));
     await writeFile(path.join(folder, 'notes.txt'), 'not a video');
     await copyFile(mov, path.join(folder, '.hidden.mov'));
 

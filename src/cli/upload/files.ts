@@ -57,6 +57,8 @@ async function walk(dir: string): Promise<string[]> {
     const full = path.join(dir, e.name);
     if (e.isDirectory()) files.push(...(await walk(full)));
     else if (e.isFile()) files.push(full);
+    // A link to a file counts; links to folders are not followed (no loops).
+    else if (e.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile()) files.push(full);
   }
   return files;
 }

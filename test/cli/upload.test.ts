@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { makeGood } from '../media/fixtures.ts';
+import { BAD_FILES, makeGood } from '../media/fixtures.ts';
 import { type CliJson, createApiToken, fileSha, originalSha, runCli } from './helpers.ts';
 
 let server: TestServer;
@@ -58,4 +58,25 @@ describe('clipdock upload --wait --json', () => {
     const listed = (await (await user.api('/api/videos')).json()) as { videos: Array<{ status: string }> };
     expect(listed.videos.map((v) => v.status)).toEqual(['ready', 'ready', 'ready']);
   }, 180_000);
+
+  it('reports a video that fails processing with its code, and exits 1', async () => {
+    const user = await signUp(server.url);
+    const token = await createApiToken(user.api);
+    // An MP4 with sound only: a container the upload accepts, a video the pipeline refuses.
+    const song = path.join(dir, 'song.mp4');
+    await BAD_FILES.audio_only!.make(song, dir);
+    const cli = runCli(['upload', '--wait', '--json', '--state', path.join(dir, 'state-2.json'), song], {
+      CLIPDOCK_URL: server.url,
+      CLIPDOCK_TOKEN: token,
+    });
+    expect(await cli.exit, cli.stderr()).toBe(1);
+    const result = JSON.parse(cli.stdout()) as CliJson;
+    expect(result.ok).toBe(false);
+    expect(result.files[0]).toMatchObject({
+      upload: 'uploaded',
+      status: 'failed',
+      error: { code: 'NO_VIDEO_STREAM' },
+    });
+    expect(cli.stderr()).toMatch(/✗ song\.mp4: failed: /);
+  }, 120_000);
 });

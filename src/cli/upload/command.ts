@@ -42,44 +42,57 @@ export async function uploadCommand(argv: string[], io: Io): Promise<ExitCode> {
   const report = reporterFor(opts, io, () => totalBytes);
   for (const s of skipped) report.note(`- ${s.path}: ${s.reason}`);
 
-  const { jobs, fatal } = await planJobs(
-    api,
-    state,
-    files,
-    { projectId: opts.projectId, again: opts.again, maxFilesPerSession: me.limits.maxFilesPerSession },
-    report,
-  );
   const run = new UploadRun(api, state, report, {
     parallel: opts.parallel,
     limitRate: opts.limitRate,
     chunkSize: opts.chunkSize,
     retryDelays: RETRY_DELAYS,
   });
-  let interrupted = false;
+  // Ctrl-C from here on stops cleanly: no new session, no new upload, running ones aborted.
+  const interrupt = new AbortController();
   const release = io.onInterrupt(() => {
-    interrupted = true;
     report.note('Stopping: the server keeps what it received. Run the same command again to resume.');
+    interrupt.abort();
     void run.stop();
   });
+  let jobs: FileJob[] = [];
+  let fatal: CliError | null = null;
   let waited = true;
   try {
+    ({ jobs, fatal } = await planJobs(
+      api,
+      state,
+      files,
+      {
+        projectId: opts.projectId,
+        again: opts.again,
+        maxFilesPerSession: me.limits.maxFilesPerSession,
+        signal: interrupt.signal,
+      },
+      report,
+    ));
     await run.run(jobs);
     const waitable = jobs.filter((j) => j.outcome === 'uploaded' || j.outcome === 'already_uploaded');
-    if (opts.wait && !interrupted && !run.fatal) {
+    if (opts.wait && !interrupt.signal.aborted && !run.fatal) {
       waited = await waitForVideos(
         api,
         waitable,
-        { timeoutSeconds: opts.timeout, stopped: () => interrupted },
+        { timeoutSeconds: opts.timeout, signal: interrupt.signal },
         report,
       );
-      if (!waited && !interrupted) report.note(`Stopped waiting after ${opts.timeout}s.`);
+      if (!waited && !interrupt.signal.aborted) report.note(`Stopped waiting after ${opts.timeout}s.`);
     }
   } finally {
     release();
     report.close();
   }
 
-  const code = exitCodeFor(jobs, { interrupted, fatal: run.fatal ?? fatal, wait: opts.wait, waited });
+  const code = exitCodeFor(jobs, {
+    interrupted: interrupt.signal.aborted,
+    fatal: run.fatal ?? fatal,
+    wait: opts.wait,
+    waited,
+  });
   if (opts.json) {
     const result = {
       ok: code === EXIT.ok,

@@ -33,7 +33,7 @@ export async function planJobs(
   api: Api,
   state: UploadState,
   files: LocalFile[],
-  opts: { projectId: string | undefined; again: boolean; maxFilesPerSession: number },
+  opts: { projectId: string | undefined; again: boolean; maxFilesPerSession: number; signal: AbortSignal },
   report: Reporter,
 ): Promise<{ jobs: FileJob[]; fatal: CliError | null }> {
   const jobs: FileJob[] = files.map((file) => ({
@@ -48,7 +48,7 @@ export async function planJobs(
 
   const fresh = jobs.filter((j) => !j.outcome && !j.videoId);
   let fatal: CliError | null = null;
-  for (let i = 0; i < fresh.length && !fatal; i += opts.maxFilesPerSession) {
+  for (let i = 0; i < fresh.length && !fatal && !opts.signal.aborted; i += opts.maxFilesPerSession) {
     fatal = await createSession(
       api,
       state,

@@ -10,12 +10,12 @@ const POLL_WITHOUT_SOCKET_MS = 1500;
  * Waits until every uploaded video is ready, failed, canceled or expired. The live WebSocket
  * (GET /api/ws, authenticated by the same bearer token) says when to look again; the statuses
  * themselves come from GET /api/videos/status, so a missed or reordered message costs nothing.
- * Resolves false when `timeoutSeconds` (0: none) passed first, or `stopped()` became true.
+ * Resolves false when `timeoutSeconds` (0: none) passed first, or `signal` aborted.
  */
 export async function waitForVideos(
   api: Api,
   jobs: FileJob[],
-  opts: { timeoutSeconds: number; stopped: () => boolean },
+  opts: { timeoutSeconds: number; signal: AbortSignal },
   report: Reporter,
 ): Promise<boolean> {
   const byId = new Map(jobs.filter((j) => j.videoId).map((j) => [j.videoId!, j]));
@@ -26,11 +26,13 @@ export async function waitForVideos(
   const socket = openSocket(api, (videoId) => {
     if (byId.has(videoId)) wake?.();
   });
+  const onAbort = () => wake?.();
+  opts.signal.addEventListener('abort', onAbort);
   try {
     for (;;) {
       const open = [...byId.values()].filter((j) => !FINAL_STATUSES.has(j.status?.status ?? ''));
       if (open.length === 0) return true;
-      if (opts.stopped() || Date.now() >= deadline) return false;
+      if (opts.signal.aborted || Date.now() >= deadline) return false;
       for (const s of await api.statuses(open.map((j) => j.videoId!))) {
         const job = byId.get(s.id);
         if (job) noteChange(job, s, report);
@@ -47,6 +49,7 @@ export async function waitForVideos(
       wake = undefined;
     }
   } finally {
+    opts.signal.removeEventListener('abort', onAbort);
     socket.close();
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,5 +113,38 @@ describe('clipdock upload: interruptions', () => {
     } finally {
       await proxy.close();
     }
+  }, 120_000);
+
+  it('resumes after a hard kill even when the state file lost the upload URL', async () => {
+    const user = await signUp(server.url);
+    const token = await createApiToken(user.api);
+    const sub = await mkdtemp(path.join(dir, 'killed-'));
+    const file = await makeLong(sub, 6);
+    const { size } = await stat(file);
+    const state = path.join(sub, 'state.json');
+    const env = { CLIPDOCK_URL: server.url, CLIPDOCK_TOKEN: token };
+
+    const first = runCli(
+      ['upload', '--limit-rate', String(Math.ceil(size / 10)), '--state', state, file],
+      env,
+    );
+    await first.stderrLine(/^long\.avi: [1-9]\d*%/);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    // As if the process died between the tus creation and saving its URL.
+    const saved = JSON.parse(await readFile(state, 'utf8')) as {
+      uploads: Record<string, { uploadUrl?: string }>;
+    };
+    for (const rec of Object.values(saved.uploads)) delete rec.uploadUrl;
+    await writeFile(state, JSON.stringify(saved));
+
+    const second = runCli(['upload', '--json', '--state', state, file], env);
+    expect(await second.exit, second.stderr()).toBe(0);
+    const f = (JSON.parse(second.stdout()) as CliJson).files[0]!;
+    expect(f).toMatchObject({ upload: 'uploaded', status: 'uploaded', error: null });
+    expect(f.resumedFrom).toBeGreaterThan(0);
+    expect(await originalSha(server.url, token, f.videoId!)).toBe(await fileSha(file));
+    const listed = (await (await user.api('/api/videos')).json()) as { videos: unknown[] };
+    expect(listed.videos).toHaveLength(1);
   }, 120_000);
 });

@@ -38,7 +38,8 @@ export async function uploadCommand(argv: string[], io: Io): Promise<ExitCode> {
     );
   }
   const state = await UploadState.load(opts.statePath);
-  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+  // What this run will send: known once planned (files finished before or refused don't count).
+  let totalBytes = 0;
   const report = reporterFor(opts, io, () => totalBytes);
   for (const s of skipped) report.note(`- ${s.path}: ${s.reason}`);
 
@@ -71,6 +72,7 @@ export async function uploadCommand(argv: string[], io: Io): Promise<ExitCode> {
       },
       report,
     ));
+    totalBytes = jobs.filter((j) => j.videoId && !j.outcome).reduce((n, j) => n + j.file.size, 0);
     await run.run(jobs);
     const waitable = jobs.filter((j) => j.outcome === 'uploaded' || j.outcome === 'already_uploaded');
     if (opts.wait && !interrupt.signal.aborted && !run.fatal) {

@@ -83,6 +83,11 @@ async function reconcile(api: Api, state: UploadState, jobs: FileJob[], again: b
       case 'uploading':
         job.videoId = rec.videoId;
         job.status = status;
+        // Killed between the tus creation and saving its URL: the URL is the endpoint + the
+        // video id (README, "Uploads"), and creating it again would be refused.
+        if (status.status === 'uploading' && !rec.uploadUrl) {
+          await state.patch(job.key, { uploadUrl: `${rec.endpoint.replace(/\/+$/, '')}/${rec.videoId}` });
+        }
         break;
       case 'uploaded':
       case 'processing':

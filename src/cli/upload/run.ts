@@ -83,6 +83,7 @@ export class UploadRun {
       await upload.done;
       this.report.progress(id, file.size);
       job.outcome = 'uploaded';
+      job.status = null; // What the server said before this run is over; --wait asks again.
       await this.state.patch(job.key, { finished: true });
       this.report.note(`✓ ${file.name}: uploaded (video ${job.videoId})`);
     } catch (err) {

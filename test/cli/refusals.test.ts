@@ -61,10 +61,14 @@ describe('clipdock upload: tokens', () => {
     expect(await videos()).toHaveLength(0);
   });
 
-  it('answers bad flags and an unreachable server with their own exit codes', async () => {
+  it('answers bad flags, no video files and an unreachable server with their own exit codes', async () => {
     const usage = runCli(['upload', '--parallel', 'many', mov], { CLIPDOCK_TOKEN: 'x' });
     expect(await usage.exit).toBe(2);
     expect(usage.stderr()).toMatch(/--parallel must be a whole number/);
+    const { env } = await account();
+    const none = runCli(['upload', path.join(dir, 'nothing-here')], env);
+    expect(await none.exit).toBe(2);
+    expect(none.stderr()).toMatch(/No video files to upload .*\n.*nothing-here: No such file or folder\./);
     const down = runCli(['upload', mov], { CLIPDOCK_URL: 'http://127.0.0.1:9', CLIPDOCK_TOKEN: 'x' });
     expect(await down.exit).toBe(5);
     expect(down.stderr()).toMatch(/Cannot reach http:\/\/127\.0\.0\.1:9/);
@@ -112,7 +116,8 @@ describe('clipdock upload: folders and refused files', () => {
     await writeFile(empty, '');
     await writeFile(fake, 'This is a text file, whatever its name says.\n'.repeat(2000));
 
-    const run = runCli(['upload', '--json', '--state', state, notes, empty, mov, fake], env);
+    const missing = path.join(sub, 'nope.mov');
+    const run = runCli(['upload', '--json', '--state', state, notes, empty, mov, fake, missing], env);
     expect(await run.exit, run.stderr()).toBe(1);
     const result = JSON.parse(run.stdout()) as CliJson;
     const by = Object.fromEntries(result.files.map((f) => [f.name, f]));
@@ -129,6 +134,7 @@ describe('clipdock upload: folders and refused files', () => {
     expect(by['phone.mov']).toMatchObject({ upload: 'uploaded', error: null });
     // Refused by its content at the first bytes: its video fails, the others go on.
     expect(by['fake.mp4']).toMatchObject({ upload: 'failed', error: { code: 'NOT_A_VIDEO' } });
+    expect(result.skipped).toEqual([{ path: missing, reason: 'No such file or folder.' }]);
     expect(run.stderr()).toMatch(/✗ notes\.txt: refused: "notes\.txt" is not an accepted video type/);
     expect((await videos()).map((v) => v.name).sort()).toEqual(['fake.mp4', 'phone.mov']);
   });

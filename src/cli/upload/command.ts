@@ -90,6 +90,7 @@ export async function uploadCommand(argv: string[], io: Io): Promise<ExitCode> {
   }
 
   const code = exitCodeFor(jobs, {
+    skipped: skipped.length,
     interrupted: interrupt.signal.aborted,
     fatal: run.fatal ?? fatal,
     wait: opts.wait,
@@ -119,7 +120,7 @@ function reporterFor(opts: UploadOptions, io: Io, total: () => number): Reporter
 
 function exitCodeFor(
   jobs: FileJob[],
-  s: { interrupted: boolean; fatal: CliError | null; wait: boolean; waited: boolean },
+  s: { skipped: number; interrupted: boolean; fatal: CliError | null; wait: boolean; waited: boolean },
 ): ExitCode {
   if (s.interrupted) return EXIT.interrupted;
   if (s.fatal) return s.fatal.exitCode;
@@ -130,7 +131,7 @@ function exitCodeFor(
       j.outcome === 'interrupted' ||
       (s.wait && j.status?.status !== 'ready'),
   );
-  return bad || !s.waited ? EXIT.someFailed : EXIT.ok;
+  return bad || s.skipped > 0 || !s.waited ? EXIT.someFailed : EXIT.ok;
 }
 
 function jsonOf(j: FileJob) {

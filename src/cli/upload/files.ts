@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -29,17 +30,23 @@ export async function collectFiles(args: string[], extensions: string[]): Promis
   const accepted = new Set(extensions.map((e) => e.toLowerCase().replace(/^\./, '')));
   const seen = new Set<string>();
   const out: Collected = { files: [], skipped: [] };
+  const unreadable = (p: string, err: unknown) =>
+    out.skipped.push({ path: p, reason: `Cannot read it (${(err as NodeJS.ErrnoException).code ?? err}).` });
   const add = async (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
-    out.files.push(await describe(file));
+    try {
+      out.files.push(await describe(file));
+    } catch (err) {
+      unreadable(file, err);
+    }
   };
   for (const arg of args) {
     const abs = path.resolve(arg);
     const info = await stat(abs).catch(() => undefined);
     if (!info) out.skipped.push({ path: arg, reason: 'No such file or folder.' });
     else if (info.isDirectory()) {
-      for (const file of await walk(abs)) {
+      for (const file of await walk(abs, unreadable)) {
         if (accepted.has(path.extname(file).slice(1).toLowerCase())) await add(file);
       }
     } else if (info.isFile()) await add(abs);
@@ -48,14 +55,20 @@ export async function collectFiles(args: string[], extensions: string[]): Promis
   return out;
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
+async function walk(dir: string, unreadable: (p: string, err: unknown) => void): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    unreadable(dir, err);
+    return [];
+  }
   entries.sort((a, b) => a.name.localeCompare(b.name));
   const files: string[] = [];
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = path.join(dir, e.name);
-    if (e.isDirectory()) files.push(...(await walk(full)));
+    if (e.isDirectory()) files.push(...(await walk(full, unreadable)));
     else if (e.isFile()) files.push(full);
     // A link to a file counts; links to folders are not followed (no loops).
     else if (e.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile()) files.push(full);

@@ -54,6 +54,11 @@ try {
   if (err instanceof CliError) {
     process.stderr.write(`clipdock: ${err.message}\n`);
     process.exitCode = err.exitCode;
+    // Scripts reading --json get the failure in the same shape as a result.
+    if (rest.includes('--json')) {
+      const error = { code: err.code, message: err.message };
+      process.stdout.write(`${JSON.stringify({ ok: false, exitCode: err.exitCode, error }, null, 2)}\n`);
+    }
   } else {
     process.stderr.write(`clipdock: unexpected failure: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = EXIT.server;

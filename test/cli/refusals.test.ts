@@ -55,6 +55,24 @@ describe('clipdock upload: tokens', () => {
     expect(await revoked.exit).toBe(3);
     expect(revoked.stderr()).toMatch(/refused the API token/);
 
+    const scripted = runCli([
+      'upload',
+      '--json',
+      '--url',
+      server.url,
+      '--token',
+      token,
+      '--state',
+      state,
+      mov,
+    ]);
+    expect(await scripted.exit).toBe(3);
+    expect(JSON.parse(scripted.stdout())).toMatchObject({
+      ok: false,
+      exitCode: 3,
+      error: { code: 'UNAUTHENTICATED' },
+    });
+
     const missing = runCli(['upload', '--url', server.url, '--state', state, mov]);
     expect(await missing.exit).toBe(3);
     expect(missing.stderr()).toMatch(/No API token/);

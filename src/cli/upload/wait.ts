@@ -1,4 +1,5 @@
 import { type Api, FINAL_STATUSES, type VideoStatus } from './api.ts';
+import { CliError, EXIT } from './errors.ts';
 import type { FileJob } from './plan.ts';
 import type { Reporter } from './progress.ts';
 
@@ -23,6 +24,7 @@ export async function waitForVideos(
   const deadline =
     opts.timeoutSeconds > 0 ? Date.now() + opts.timeoutSeconds * 1000 : Number.POSITIVE_INFINITY;
   let wake: (() => void) | undefined;
+  let failing = false;
   const socket = openSocket(api, (videoId) => {
     if (byId.has(videoId)) wake?.();
   });
@@ -33,12 +35,20 @@ export async function waitForVideos(
       const open = [...byId.values()].filter((j) => !FINAL_STATUSES.has(j.status?.status ?? ''));
       if (open.length === 0) return true;
       if (opts.signal.aborted || Date.now() >= deadline) return false;
-      for (const s of await api.statuses(open.map((j) => j.videoId!))) {
-        const job = byId.get(s.id);
-        if (job) noteChange(job, s, report);
+      try {
+        for (const s of await api.statuses(open.map((j) => j.videoId!))) {
+          const job = byId.get(s.id);
+          if (job) noteChange(job, s, report);
+        }
+        failing = false;
+      } catch (err) {
+        // A server restarting or a network blip does not end the wait; a refused token does.
+        if (!(err instanceof CliError) || err.exitCode !== EXIT.server) throw err;
+        if (!failing) report.note(`Status check failed (${err.message}); trying again.`);
+        failing = true;
       }
       if (open.every((j) => FINAL_STATUSES.has(j.status?.status ?? ''))) continue;
-      const pause = socket.isOpen() ? POLL_WITH_SOCKET_MS : POLL_WITHOUT_SOCKET_MS;
+      const pause = socket.isOpen() && !failing ? POLL_WITH_SOCKET_MS : POLL_WITHOUT_SOCKET_MS;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(pause, Math.max(0, deadline - Date.now())));
         wake = () => {

@@ -60,6 +60,7 @@ const schema = z.object({
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_UPLOAD_PART_MIB: int(5).max(5120).default(8),
   MAX_FILES_PER_SESSION: int(1).default(20),
   MAX_FILE_BYTES: int(1).default(10 * GiB),
   ACCEPTED_VIDEO_EXTENSIONS: list.default(DEFAULT_VIDEO_EXTENSIONS),
@@ -131,6 +132,8 @@ export interface Config {
         accessKeyId: string;
         secretAccessKey: string;
         forcePathStyle: boolean;
+        /** Size of every part of an upload's multipart upload but the last (S3_UPLOAD_PART_MIB). */
+        uploadPartBytes?: number;
       };
   /** Where tus keeps partial uploads when storage is on local disk. */
   uploadsDir: string;
@@ -240,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             accessKeyId: c.S3_ACCESS_KEY_ID!,
             secretAccessKey: c.S3_SECRET_ACCESS_KEY!,
             forcePathStyle: c.S3_FORCE_PATH_STYLE,
+            uploadPartBytes: c.S3_UPLOAD_PART_MIB * 1024 * 1024,
           }
         : { driver: 'fs', root: path.join(dataDir, 'storage') },
     uploadsDir: path.join(dataDir, 'uploads'),

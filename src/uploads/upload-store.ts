@@ -1,22 +1,25 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type stream from 'node:stream';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
-import { ERRORS as APP_ERRORS, AppError, type ErrorCode } from '../errors.ts';
+import { ERRORS as APP_ERRORS } from '../errors.ts';
 import { countUploadBody } from '../metrics/metrics.ts';
 import { isStorageFull } from '../storage/full.ts';
-import { finishUpload, storedOriginalSize, UploadRefusedError } from './finish.ts';
+import { storedOriginalSize } from './finish.ts';
 import { UploadProgressWriter } from './progress.ts';
-import { SNIFF_BYTES, type SniffVerdict, sniffVideo } from './sniff.ts';
+import { SNIFF_BYTES, UploadMeter } from './upload-meter.ts';
+import { finishOrRefuse, tusError, uploadRequest } from './upload-request.ts';
 import { endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
+
 import { refusalOf } from './verdict.ts';
 
+export { finishOrRefuse, tusError, type UploadRequestContext, uploadRequest } from './upload-request.ts';
+
 /**
- * Clipdock's tus DataStore: wraps the real one (FileStore or S3Store) and binds every tus
+ * Clipdock's tus DataStore: wraps the real one (FileStore, or S3PartStore straight into the
+ * bucket: s3-upload-store.ts) and binds every tus
  * operation to its video row. Upload id = video id.
  *
  * - create: only for the caller's video awaiting upload, with the declared length; the video
@@ -29,34 +32,6 @@ import { refusalOf } from './verdict.ts';
  * - getUpload: also repairs an upload whose last byte arrived but whose finish did not commit
  *   (crash), so a client resuming with HEAD sees it complete and the video becomes `uploaded`.
  */
-
-/** What the HTTP layer already knows about the request: set per request, never shared. */
-export interface UploadRequestContext {
-  /** The caller's video, as read by the route's ownership check. */
-  video: VideoRow;
-  /**
-   * The request is a PATCH: tus needs only the offset, size and creation date of the upload, all
-   * of which the video row and the partial file's size tell (no sidecar read).
-   */
-  patch?: boolean;
-}
-export const uploadRequest = new AsyncLocalStorage<UploadRequestContext>();
-
-/** An error in the shape tus renders ({status_code, body}), with our JSON error body. */
-export function tusError(code: ErrorCode, message?: string): { status_code: number; body: string } {
-  const err = new AppError(code, message);
-  return { status_code: err.status, body: JSON.stringify({ error: { code, message: err.message } }) };
-}
-
-/** finishUpload, with a refusal of the stored bytes answered as a tus error (the video is failed). */
-export async function finishOrRefuse(ctx: AppContext, videoId: string): Promise<boolean> {
-  try {
-    return await finishUpload(ctx, videoId);
-  } catch (err) {
-    if (err instanceof UploadRefusedError) throw tusError(err.refusal.code, err.refusal.message);
-    throw err;
-  }
-}
 
 const isTusError = (e: unknown, status: number) =>
   typeof e === 'object' && e !== null && (e as { status_code?: number }).status_code === status;
@@ -326,7 +301,7 @@ export class ClipdockUploadStore extends DataStore {
   /** Stores the metered bytes: straight into the partial file when on disk, else via the store. */
   private async store(meter: UploadMeter, id: string, offset: number, stored: StoredBytes): Promise<number> {
     const file = this.deps.openWrite?.(this.deps.innerId(id), offset);
-    if (!file) return this.inner.write(meter, this.deps.innerId(id), offset);
+    if (!file) return this.storeInner(meter, id, offset);
     const written = file as stream.Writable & { bytesWritten?: number };
     stored.bytes = () => written.bytesWritten ?? meter.received;
     try {
@@ -343,6 +318,31 @@ export class ClipdockUploadStore extends DataStore {
       throw ERRORS.FILE_WRITE_ERROR;
     }
     return offset + meter.received;
+  }
+
+  /**
+   * Through the inner store (S3): what it acknowledged stays the upload's offset; a bucket that
+   * refuses or does not answer is a STORAGE_FULL or STORAGE_UNAVAILABLE with its message.
+   */
+  private async storeInner(meter: UploadMeter, id: string, offset: number): Promise<number> {
+    try {
+      return await this.inner.write(meter, this.deps.innerId(id), offset);
+    } catch (err) {
+      if (
+        meter.rejected ||
+        meter.tooLarge ||
+        isTusError(err, (err as { status_code?: number }).status_code ?? 0)
+      ) {
+        throw err;
+      }
+      if (isStorageFull(err)) {
+        this.ctx.log.error({ err, videoId: id, offset }, 'upload write refused: storage full');
+        throw tusError('STORAGE_FULL');
+      }
+      if (meter.destroyed && !meter.writableFinished) throw err;
+      this.ctx.log.error({ err, videoId: id, offset }, 'upload write failed: storage unavailable');
+      throw tusError('STORAGE_UNAVAILABLE');
+    }
   }
 
   private async loadVideo(id: string): Promise<VideoRow> {
@@ -390,77 +390,5 @@ export class ClipdockUploadStore extends DataStore {
 
   override getExpiration(): number {
     return this.inner.getExpiration();
-  }
-}
-
-/**
- * Sits between the request body and the store: counts bytes for progress and, at the start of a
- * file, holds bytes back until the sniffer has ruled, so a non-video never reaches the store.
- */
-class UploadMeter extends Transform {
-  received = 0;
-  tooLarge = false;
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  private readonly opts: {
-    offset: number;
-    size: number;
-    maxBytes: number;
-    sniff: { prefix: Buffer; target: number } | undefined;
-    progress: (offset: number) => void;
-  };
-  accepted: SniffVerdict | undefined;
-  rejected: SniffVerdict | undefined;
-
-  constructor(opts: UploadMeter['opts']) {
-    super();
-    this.opts = opts;
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.received += chunk.length;
-    if (this.received > this.opts.maxBytes) {
-      this.tooLarge = true;
-      cb(new Error('request body larger than allowed'));
-      return;
-    }
-    const sniff = this.opts.sniff;
-    if (!sniff || this.accepted) {
-      // Only bytes on their way to the store count as received; held bytes may be refused.
-      this.opts.progress(this.opts.offset + this.received);
-      cb(null, chunk);
-      return;
-    }
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (sniff.prefix.length + this.heldBytes < sniff.target) cb();
-    else this.decide(true, cb);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (!this.opts.sniff || this.accepted) cb();
-    else this.decide(this.opts.offset + this.received >= this.opts.size, cb);
-  }
-
-  /** `final`: no more bytes will come for the verdict (the window is full or the file complete). */
-  private decide(final: boolean, cb: TransformCallback): void {
-    const sniff = this.opts.sniff!;
-    const head = Buffer.concat([sniff.prefix, ...this.held]).subarray(0, sniff.target);
-    sniffVideo(head, final).then(
-      (verdict) => {
-        if (verdict.kind === 'not_video' || verdict.kind === 'ambiguous') {
-          this.rejected = verdict;
-          this.held = [];
-          cb(new Error(`refused upload: ${verdict.kind}`));
-          return;
-        }
-        if (verdict.kind === 'video') this.accepted = verdict;
-        for (const b of this.held) this.push(b);
-        this.held = [];
-        this.heldBytes = 0;
-        cb();
-      },
-      (err: unknown) => cb(err as Error),
-    );
   }
 }

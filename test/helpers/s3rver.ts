@@ -1,11 +1,41 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
 import type { S3StoreConfig } from '../../src/storage/s3-store.ts';
 
-/** An in-process s3rver on loopback (port 0) keeping its files in a temp dir. */
-export async function startS3rver(): Promise<{ config: S3StoreConfig; close(): Promise<void> }> {
+const require = createRequire(import.meta.url);
+const S3Error = require('s3rver/lib/models/error.js') as new (code: string, message: string) => Error;
+
+const MIN_PART = 5 * 1024 * 1024;
+
+export interface TestS3 {
+  config: S3StoreConfig;
+  /** Ids of the multipart uploads begun and neither completed nor aborted. */
+  openMultipartUploads(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+interface KoaContext {
+  method: string;
+  path: string;
+  query: Record<string, string | undefined>;
+  status: number;
+  body: unknown;
+}
+
+/**
+ * An in-process s3rver on loopback (port 0) keeping its files in a temp dir.
+ *
+ * s3rver 3.7 implements CreateMultipartUpload, UploadPart and CompleteMultipartUpload but not
+ * AbortMultipartUpload (405), and takes parts for upload ids it never issued. A small middleware
+ * in front of its router makes it behave like S3 for the calls Clipdock's upload store uses:
+ * AbortMultipartUpload removes the upload, UploadPart/Complete of an unknown (aborted,
+ * completed) upload id is NoSuchUpload, and Complete refuses parts smaller than 5 MiB (but the
+ * last) or of unequal sizes (as R2 does) with EntityTooSmall / InvalidPart.
+ */
+export async function startS3rver(): Promise<TestS3> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-s3rver-'));
   const bucket = 'clipdock-test';
   const server = new S3rver({
@@ -15,6 +45,36 @@ export async function startS3rver(): Promise<{ config: S3StoreConfig; close(): P
     directory: dir,
     configureBuckets: [{ name: bucket, configs: [] }],
   });
+  const uploadsDir = path.join(dir, bucket, '._S3rver_uploads');
+  const multipart = async (ctx: KoaContext, next: () => Promise<void>) => {
+    const uploadId = ctx.query.uploadId;
+    if (uploadId === undefined || !/^\/[^/]+\/.+/.test(ctx.path)) return next();
+    const upload = path.join(uploadsDir, path.basename(uploadId));
+    const known = (await stat(upload).catch(() => undefined))?.isDirectory() ?? false;
+    if (!known) throw new S3Error('NoSuchUpload', 'The specified upload does not exist.');
+    if (ctx.method === 'DELETE') {
+      await rm(upload, { recursive: true, force: true });
+      ctx.status = 204;
+      ctx.body = '';
+      return;
+    }
+    if (ctx.method === 'POST') {
+      const sizes: number[] = [];
+      const numbers = (await readdir(upload)).filter((n) => /^\d+$/.test(n)).map(Number);
+      for (const n of numbers.sort((a, b) => a - b))
+        sizes.push((await stat(path.join(upload, String(n)))).size);
+      const early = sizes.slice(0, -1);
+      if (early.some((s) => s < MIN_PART)) {
+        throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
+      }
+      if (early.some((s) => s !== early[0]))
+        throw new S3Error('InvalidPart', 'All non-trailing parts must have the same length.');
+    }
+    return next();
+  };
+  // Koa composes its middleware when it starts listening: in front of the router (the last one).
+  const koa = server as unknown as { middleware: unknown[] };
+  koa.middleware.splice(koa.middleware.length - 1, 0, multipart);
   // run() resolves with the listening socket's address, so port 0 works.
   const { port } = await server.run();
   return {
@@ -26,6 +86,9 @@ export async function startS3rver(): Promise<{ config: S3StoreConfig; close(): P
       accessKeyId: 'S3RVER',
       secretAccessKey: 'S3RVER',
       forcePathStyle: true,
+    },
+    async openMultipartUploads() {
+      return readdir(uploadsDir).catch(() => [] as string[]);
     },
     async close() {
       await server.close();

@@ -108,6 +108,14 @@ function crossChecks(env: Record<string, string>): string[] {
     for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
       if (!env[key]) problems.push(`  - ${key}: is required when STORAGE_DRIVER=s3`);
     }
+    // S3 allows 10,000 parts per multipart upload: the largest file must fit.
+    const partMib = Number(env.S3_UPLOAD_PART_MIB ?? 8);
+    const maxBytes = Number(env.MAX_FILE_BYTES ?? 10 * GiB);
+    if (partMib >= 5 && maxBytes > 0 && Math.ceil(maxBytes / (partMib * 1024 * 1024)) > 10_000) {
+      problems.push(
+        `  - S3_UPLOAD_PART_MIB: ${partMib} MiB parts hold at most ${partMib * 10_000} MiB in S3's 10,000 parts, less than MAX_FILE_BYTES; raise it to ${Math.ceil(maxBytes / 10_000 / 1024 / 1024)}`,
+      );
+    }
   }
   return problems;
 }

@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { GetObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import type { S3ObjectStore } from '../../src/storage/s3-store.ts';
 import { offsetOf, S3UploadRows } from '../../src/uploads/s3-upload-state.ts';
@@ -49,9 +49,19 @@ uploadStoreContract('S3 (s3rver)', async () => {
       expect(await s3.openMultipartUploads()).toEqual([]);
     },
     async crashMidWrite(server, videoId, _body, offset) {
-      // The next part reached S3 (with other bytes than the client's), its row was never written.
+      // A request rewrote the tail (the recorded bytes and more) but died before recording its
+      // size; the next one sent a part to S3 (other bytes than the client's) and died before its row.
       const state = (await rows(server).load(videoId))!;
       expect(state.uploadId).not.toBeNull();
+      expect(state.tailSize).toBeGreaterThan(0);
+      const tail = (await tailBytes(server, state.tailKey)).subarray(0, state.tailSize);
+      await s3store(server).client.send(
+        new PutObjectCommand({
+          Bucket: s3.config.bucket,
+          Key: state.tailKey,
+          Body: Buffer.concat([tail, Buffer.alloc(3000, 0xdd)]),
+        }),
+      );
       await s3store(server).client.send(
         new UploadPartCommand({
           Bucket: s3.config.bucket,

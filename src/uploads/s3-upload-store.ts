@@ -98,23 +98,34 @@ export class S3PartStore extends DataStore {
     return buf.subarray(0, await this.readTail(state, buf, n));
   }
 
-  override async write(readable: Readable, id: string, offset: number): Promise<number> {
+  /** `onStored` hears each new offset S3 has acknowledged (after each part, and at the end). */
+  override async write(
+    readable: Readable,
+    id: string,
+    offset: number,
+    onStored?: (offset: number) => void,
+  ): Promise<number> {
     // The body may fail (a refusal, a disconnect) while the state is read: the error is seen by
     // the iteration below, never as an unhandled 'error' event.
     const ignore = () => {};
     readable.on('error', ignore);
     try {
-      return await this.writeFrom(readable, id, offset);
+      return await this.writeFrom(readable, id, offset, onStored);
     } finally {
       readable.off('error', ignore);
     }
   }
 
-  private async writeFrom(readable: Readable, id: string, offset: number): Promise<number> {
+  private async writeFrom(
+    readable: Readable,
+    id: string,
+    offset: number,
+    onStored: ((offset: number) => void) | undefined,
+  ): Promise<number> {
     const state = await this.rows.load(id);
     if (!state) throw ERRORS.FILE_NOT_FOUND;
     if (offsetOf(state) !== offset) throw ERRORS.INVALID_OFFSET;
-    const w = new PartWriter(this, state);
+    const w = new PartWriter(this, state, onStored);
     await w.loadTail();
     let bodyError: unknown;
     const it = readable[Symbol.asyncIterator]();
@@ -279,13 +290,15 @@ class PartWriter {
   private readonly store: S3PartStore;
   private readonly state: S3UploadState;
   private readonly buf: Buffer;
+  private readonly onStored: ((offset: number) => void) | undefined;
   private filled = 0;
   /** Bytes arrived in this request (beyond the tail read back). */
   private fresh = 0;
 
-  constructor(store: S3PartStore, state: S3UploadState) {
+  constructor(store: S3PartStore, state: S3UploadState, onStored?: (offset: number) => void) {
     this.store = store;
     this.state = state;
+    this.onStored = onStored;
     this.buf = Buffer.allocUnsafe(Math.min(state.partSize, state.size - partBytes(state)));
   }
 
@@ -326,6 +339,7 @@ class PartWriter {
     this.state.parts.push(part);
     this.state.tailSize = 0;
     this.filled = 0;
+    this.onStored?.(this.recorded);
   }
 
   /** Stores what is left: completes the upload when every byte is here, else writes the tail. */

@@ -9,6 +9,7 @@ import { countUploadBody } from '../metrics/metrics.ts';
 import { isStorageFull } from '../storage/full.ts';
 import { storedOriginalSize } from './finish.ts';
 import { UploadProgressWriter } from './progress.ts';
+import { S3PartStore } from './s3-upload-store.ts';
 import { SNIFF_BYTES, UploadMeter } from './upload-meter.ts';
 import { finishOrRefuse, tusError, uploadRequest } from './upload-request.ts';
 import { endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
@@ -301,7 +302,7 @@ export class ClipdockUploadStore extends DataStore {
   /** Stores the metered bytes: straight into the partial file when on disk, else via the store. */
   private async store(meter: UploadMeter, id: string, offset: number, stored: StoredBytes): Promise<number> {
     const file = this.deps.openWrite?.(this.deps.innerId(id), offset);
-    if (!file) return this.storeInner(meter, id, offset);
+    if (!file) return this.storeInner(meter, id, offset, stored);
     const written = file as stream.Writable & { bytesWritten?: number };
     stored.bytes = () => written.bytesWritten ?? meter.received;
     try {
@@ -324,9 +325,25 @@ export class ClipdockUploadStore extends DataStore {
    * Through the inner store (S3): what it acknowledged stays the upload's offset; a bucket that
    * refuses or does not answer is a STORAGE_FULL or STORAGE_UNAVAILABLE with its message.
    */
-  private async storeInner(meter: UploadMeter, id: string, offset: number): Promise<number> {
+  private async storeInner(
+    meter: UploadMeter,
+    id: string,
+    offset: number,
+    stored: StoredBytes,
+  ): Promise<number> {
+    const inner = this.inner;
     try {
-      return await this.inner.write(meter, this.deps.innerId(id), offset);
+      if (inner instanceof S3PartStore) {
+        // Progress is what S3 acknowledged (whole parts, then the tail), not what sits in the
+        // part buffer.
+        let acked = offset;
+        stored.bytes = () => acked - offset;
+        return await inner.write(meter, this.deps.innerId(id), offset, (o) => {
+          acked = o;
+          stored.report(o);
+        });
+      }
+      return await inner.write(meter, this.deps.innerId(id), offset);
     } catch (err) {
       if (
         meter.rejected ||

@@ -139,7 +139,7 @@ export function uploadStoreContract(name: string, setup: () => Promise<UploadBac
       req.on('error', () => {});
       req.write(body.subarray(0, sent));
       // Once the server has taken bytes past the first part, the client goes away.
-      await waitFor(async () => Number((await video(up.videoId)).received_bytes) > PART);
+      await waitFor(async () => Number((await video(up.videoId)).received_bytes) >= PART);
       req.destroy();
       const offset = await waitFor(async () => {
         const o = await headOffset(up.url, up.u.token).catch(() => -1);

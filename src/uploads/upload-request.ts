@@ -33,3 +33,7 @@ export async function finishOrRefuse(ctx: AppContext, videoId: string): Promise<
     throw err;
   }
 }
+
+/** An error tus renders with this status (its own ERRORS, or ours from tusError). */
+export const isTusError = (e: unknown, status: number) =>
+  typeof e === 'object' && e !== null && (e as { status_code?: number }).status_code === status;

@@ -8,7 +8,7 @@ import type { S3ObjectStore } from '../../src/storage/s3-store.ts';
 import { S3UploadRows, tailKey, withS3Uploads } from '../../src/uploads/s3-upload-state.ts';
 import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { createSession, fakeMp4 } from './helpers.ts';
+import { createSession, fakeMp4, waitFor } from './helpers.ts';
 
 /**
  * The cleanup sweep's `abandoned_multiparts` check against real states: multipart uploads in
@@ -70,6 +70,16 @@ async function partialUpload(): Promise<string> {
     body: new Uint8Array(body.subarray(0, PART + 100)),
   });
   expect(res.status).toBe(204);
+  // The request's last progress write has landed (a later one could hold the row when the sweep
+  // expires it, and be skipped there).
+  await waitFor(async () => {
+    const v = await db()
+      .selectFrom('videos')
+      .select('received_bytes')
+      .where('id', '=', videoId)
+      .executeTakeFirst();
+    return Number(v?.received_bytes) === PART + 100;
+  });
   return videoId;
 }
 

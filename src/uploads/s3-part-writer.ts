@@ -6,6 +6,7 @@ import {
   type S3UploadRows,
   type S3UploadState,
 } from './s3-upload-state.ts';
+import { tusError } from './upload-request.ts';
 
 /** S3's most parts per multipart upload. */
 export const MAX_PARTS = 10_000;
@@ -51,7 +52,10 @@ export class PartWriter {
     const t = this.state.tailSize;
     const got = await this.store.readTail(this.state, this.buf, t);
     if (got !== t) {
-      throw new Error(`the tail of upload ${this.state.videoId} holds ${got} bytes, ${t} recorded`);
+      // The tail object lost bytes (deleted outside Clipdock): the upload goes back to its last
+      // part, and the client, told its offset is wrong, asks HEAD and resends from there.
+      await this.store.rows.setTail(this.state.videoId, 0);
+      throw tusError('UPLOAD_OFFSET_CHANGED');
     }
     this.filled = t;
   }

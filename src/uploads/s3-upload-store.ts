@@ -4,9 +4,11 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
+  S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
@@ -165,9 +167,21 @@ export class S3PartStore extends DataStore {
   /** Reads the first `n` bytes of the tail object into `buf`; returns how many arrived. */
   async readTail(state: S3UploadState, buf: Buffer, n: number): Promise<number> {
     if (n === 0) return 0;
-    const res = await this.opts.client.send(
-      new GetObjectCommand({ Bucket: this.opts.bucket, Key: state.tailKey, Range: `bytes=0-${n - 1}` }),
-    );
+    let res: GetObjectCommandOutput;
+    try {
+      res = await this.opts.client.send(
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key: state.tailKey, Range: `bytes=0-${n - 1}` }),
+      );
+    } catch (err) {
+      // Gone (deleted behind our back): the caller finds 0 of n bytes.
+      if (
+        err instanceof S3ServiceException &&
+        (err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404)
+      ) {
+        return 0;
+      }
+      throw err;
+    }
     let got = 0;
     // Some servers answer a range with more than asked: take the first n bytes only.
     for await (const chunk of res.Body as Readable) {

@@ -1,8 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tailKey } from '../../src/uploads/s3-upload-state.ts';
 import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { createSession, fakeMp4, sha256, startTus, tusCreate } from './helpers.ts';
+import { createSession, fakeMp4, headOffset, sha256, startTus, tusCreate } from './helpers.ts';
 
 /**
  * tus on S3 as a browser sees it: tus-js-client against a node with STORAGE_DRIVER=s3 on an
@@ -49,6 +50,37 @@ describe('tus uploads on S3', () => {
     expect((await server.node.ctx.store.list(`videos/${file.videoId}/`)).map((o) => o.key)).toEqual([
       `videos/${file.videoId}/original`,
     ]);
+  });
+
+  it('an upload whose tail object vanished goes back to its last part: 409, then HEAD and resume', async () => {
+    const u = await signUp(server.url);
+    const MiB = 1024 * 1024;
+    const body = fakeMp4(10 * MiB + 5);
+    const { files } = await createSession(u.api, [{ name: 'tail.mp4', size: body.length }]);
+    const videoId = files[0]!.videoId;
+    expect((await tusCreate(files[0]!, u.token, { length: body.length })).status).toBe(201);
+    const url = `${server.url}/api/uploads/${videoId}`;
+    const patch = (offset: number) =>
+      fetch(url, {
+        method: 'PATCH',
+        headers: {
+          authorization: `Bearer ${u.token}`,
+          'tus-resumable': '1.0.0',
+          'upload-offset': String(offset),
+          'content-type': 'application/offset+octet-stream',
+        },
+        body: new Uint8Array(body.subarray(offset, offset === 0 ? 9 * MiB : body.length)),
+      });
+    // One 8 MiB part and a 1 MiB tail; then the tail is deleted outside Clipdock.
+    expect((await patch(0)).status).toBe(204);
+    await server.node.ctx.store.delete(tailKey(videoId));
+    const refused = await patch(9 * MiB);
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('UPLOAD_OFFSET_CHANGED');
+    expect(await headOffset(url, u.token)).toBe(8 * MiB);
+    expect((await patch(8 * MiB)).status).toBe(204);
+    const res = await u.api(`/api/videos/${videoId}/original`);
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(body));
   });
 
   it('sniffs on S3 too: a file that is not a video is refused with 415 and nothing is kept', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { connectLive, startNode } from '../live/helpers.ts';
 import { makeGood } from '../media/fixtures.ts';
-import { createSession, headOffset, sha256 } from './helpers.ts';
+import { createSession, fakeMp4, headOffset, sha256, waitFor } from './helpers.ts';
 
 /**
  * Scaled out on S3: two API nodes and one worker node on one PostgreSQL and one bucket (s3rver),
@@ -131,5 +132,57 @@ describe('two API nodes and a worker on S3', () => {
       expect(await readdir(node.ctx.config.uploadsDir).catch(() => [])).toEqual([]);
     }
     expect(await s3.openMultipartUploads()).toEqual([]);
+  });
+
+  it('hand the lock over: a HEAD on B makes a stalled PATCH on A store what it has and let go', async () => {
+    const u = await signUp(a.url);
+    const body = fakeMp4(12 * MiB);
+    const { files } = await createSession(u.api, [{ name: 'stalled.mp4', size: body.length }]);
+    const videoId = files[0]!.videoId;
+    const created = await fetch(`${a.url}/api/uploads`, {
+      method: 'POST',
+      headers: tusHeaders(u.token, {
+        'upload-length': String(body.length),
+        'upload-metadata': `videoId ${Buffer.from(videoId).toString('base64')}`,
+      }),
+    });
+    expect(created.status).toBe(201);
+    const pathname = new URL(created.headers.get('location')!).pathname;
+    // A client that sends 6 MiB of a 12 MiB PATCH to A and then goes silent.
+    const sent = 6 * MiB;
+    const stalled = http.request(`${a.url}${pathname}`, {
+      method: 'PATCH',
+      headers: tusHeaders(u.token, {
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+        'content-length': String(body.length),
+      }),
+    });
+    const answer = new Promise<number>((resolve) => {
+      stalled.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      stalled.on('error', () => resolve(-1));
+    });
+    stalled.write(body.subarray(0, sent));
+    // A has sent the first part to the bucket.
+    await waitFor(async () => {
+      const v = await a.node.ctx.db
+        .selectFrom('videos')
+        .select('received_bytes')
+        .where('id', '=', videoId)
+        .executeTakeFirst();
+      return Number(v?.received_bytes) >= 5 * MiB;
+    });
+    // B can only answer once A let go, having stored the part and what followed it as the tail.
+    const offset = await headOffset(`${b.url}${pathname}`, u.token);
+    expect(offset).toBeGreaterThanOrEqual(5 * MiB);
+    expect(offset).toBeLessThanOrEqual(sent);
+    expect([204, -1]).toContain(await answer);
+    stalled.destroy();
+    await patch(`${b.url}${pathname}`, u.token, offset, body.subarray(offset));
+    const res = await fetch(`${a.url}/api/videos/${videoId}/original`, { headers: tusHeaders(u.token) });
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(body));
   });
 });

@@ -14,6 +14,12 @@ export interface TestS3 {
   config: S3StoreConfig;
   /** Ids of the multipart uploads begun and neither completed nor aborted. */
   openMultipartUploads(): Promise<string[]>;
+  /** While true, every write (PUT, POST) is refused as a full MinIO refuses it (507). */
+  full: boolean;
+  /** Stops answering (connections refused) until restart(), keeping every stored byte. */
+  stop(): Promise<void>;
+  /** Listens again on the same port with the same files. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,11 +28,13 @@ interface KoaContext {
   path: string;
   query: Record<string, string | undefined>;
   status: number;
+  type: string;
   body: unknown;
 }
 
 /**
- * An in-process s3rver on loopback (port 0) keeping its files in a temp dir.
+ * An in-process s3rver on loopback (port 0) keeping its files in a temp dir. Tests can make it
+ * refuse writes as full (`full = true`) or stop answering and come back (`stop`, `restart`).
  *
  * s3rver 3.7 implements CreateMultipartUpload, UploadPart and CompleteMultipartUpload but not
  * AbortMultipartUpload (405), and takes parts for upload ids it never issued. A small middleware
@@ -38,15 +46,16 @@ interface KoaContext {
 export async function startS3rver(): Promise<TestS3> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-s3rver-'));
   const bucket = 'clipdock-test';
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: bucket, configs: [] }],
-  });
   const uploadsDir = path.join(dir, bucket, '._S3rver_uploads');
+  const state = { full: false };
   const multipart = async (ctx: KoaContext, next: () => Promise<void>) => {
+    if (state.full && (ctx.method === 'PUT' || ctx.method === 'POST')) {
+      ctx.status = 507;
+      ctx.type = 'application/xml';
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>XMinioStorageFull</Code><Message>Storage backend has reached its minimum free drive threshold.</Message></Error>';
+      return;
+    }
     const uploadId = ctx.query.uploadId;
     if (uploadId === undefined || !/^\/[^/]+\/.+/.test(ctx.path)) return next();
     const upload = path.join(uploadsDir, path.basename(uploadId));
@@ -67,16 +76,29 @@ export async function startS3rver(): Promise<TestS3> {
       if (early.some((s) => s < MIN_PART)) {
         throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
       }
-      if (early.some((s) => s !== early[0]))
+      if (early.some((s) => s !== early[0])) {
         throw new S3Error('InvalidPart', 'All non-trailing parts must have the same length.');
+      }
     }
     return next();
   };
-  // Koa composes its middleware when it starts listening: in front of the router (the last one).
-  const koa = server as unknown as { middleware: unknown[] };
-  koa.middleware.splice(koa.middleware.length - 1, 0, multipart);
-  // run() resolves with the listening socket's address, so port 0 works.
-  const { port } = await server.run();
+  let port = 0;
+  const listen = async () => {
+    const server = new S3rver({
+      address: '127.0.0.1',
+      port,
+      silent: true,
+      directory: dir,
+      configureBuckets: [{ name: bucket, configs: [] }],
+    });
+    // Koa composes its middleware when it starts listening: in front of the router (the last one).
+    const koa = server as unknown as { middleware: unknown[] };
+    koa.middleware.splice(koa.middleware.length - 1, 0, multipart);
+    // run() resolves with the listening socket's address, so port 0 works.
+    port = (await server.run()).port;
+    return server;
+  };
+  let server: S3rver | undefined = await listen();
   return {
     config: {
       driver: 's3',
@@ -90,8 +112,21 @@ export async function startS3rver(): Promise<TestS3> {
     async openMultipartUploads() {
       return readdir(uploadsDir).catch(() => [] as string[]);
     },
+    get full() {
+      return state.full;
+    },
+    set full(v: boolean) {
+      state.full = v;
+    },
+    async stop() {
+      await server?.close();
+      server = undefined;
+    },
+    async restart() {
+      server ??= await listen();
+    },
     async close() {
-      await server.close();
+      await server?.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

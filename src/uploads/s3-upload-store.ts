@@ -98,7 +98,7 @@ export class S3PartStore extends DataStore {
     return buf.subarray(0, await this.readTail(state, buf, n));
   }
 
-  /** `onStored` hears each new offset S3 has acknowledged (after each part, and at the end). */
+  /** `onStored` hears each new offset S3 has acknowledged as parts complete (the caller reports the last). */
   override async write(
     readable: Readable,
     id: string,

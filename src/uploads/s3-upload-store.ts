@@ -5,7 +5,6 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
-  HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
   S3ServiceException,
@@ -42,8 +41,8 @@ export interface S3PartStoreOptions {
  * original key, so a finished upload is already where the video expects it.
  *
  * Only CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload,
- * PutObject, GetObject and DeleteObject are used (HeadObject only to recognise, after a crash, a
- * multipart upload that was completed but not yet forgotten).
+ * PutObject, GetObject and DeleteObject are used; nothing is asked of S3 about the upload's
+ * state (no ListParts, no HeadObject): the row is the truth.
  *
  * A request's bytes follow the recorded tail (streamed from the tail object) into ONE buffer of
  * a part's size: each full part is sent with UploadPart and recorded; what is left when the
@@ -268,11 +267,15 @@ export class S3PartStore extends DataStore {
    * between CompleteMultipartUpload and forgetting the row), i.e. the original is whole.
    */
   async completedEarlier(state: S3UploadState): Promise<boolean> {
+    // The object's size from a one-byte GetObject (Content-Range: bytes 0-0/<size>); a server that
+    // ignores Range answers with the whole object and its Content-Length.
     try {
-      const head = await this.opts.client.send(
-        new HeadObjectCommand({ Bucket: this.opts.bucket, Key: state.objectKey }),
+      const res = await this.opts.client.send(
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key: state.objectKey, Range: 'bytes=0-0' }),
       );
-      return head.ContentLength === state.size;
+      (res.Body as Readable | undefined)?.destroy();
+      const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
+      return Number(total ?? res.ContentLength) === state.size;
     } catch {
       return false;
     }

@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
+import { CompleteMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tailKey } from '../../src/uploads/s3-upload-state.ts';
+import type { S3ObjectStore } from '../../src/storage/s3-store.ts';
+import { S3UploadRows, tailKey } from '../../src/uploads/s3-upload-state.ts';
 import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createSession, fakeMp4, headOffset, sha256, startTus, tusCreate } from './helpers.ts';
@@ -79,6 +81,60 @@ describe('tus uploads on S3', () => {
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('UPLOAD_OFFSET_CHANGED');
     expect(await headOffset(url, u.token)).toBe(8 * MiB);
     expect((await patch(8 * MiB)).status).toBe(204);
+    const res = await u.api(`/api/videos/${videoId}/original`);
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(body));
+  });
+
+  it('a crash between completing the multipart upload and forgetting its row: the resent end finishes it', async () => {
+    const u = await signUp(server.url);
+    const MiB = 1024 * 1024;
+    const body = fakeMp4(10 * MiB + 5);
+    const { files } = await createSession(u.api, [{ name: 'completed.mp4', size: body.length }]);
+    const videoId = files[0]!.videoId;
+    expect((await tusCreate(files[0]!, u.token, { length: body.length })).status).toBe(201);
+    const url = `${server.url}/api/uploads/${videoId}`;
+    const patch = (offset: number, end: number) =>
+      fetch(url, {
+        method: 'PATCH',
+        headers: {
+          authorization: `Bearer ${u.token}`,
+          'tus-resumable': '1.0.0',
+          'upload-offset': String(offset),
+          'content-type': 'application/offset+octet-stream',
+        },
+        body: new Uint8Array(body.subarray(offset, end)),
+      });
+    expect((await patch(0, 9 * MiB)).status).toBe(204);
+    // The last request got as far as CompleteMultipartUpload, then the node died.
+    const state = (await new S3UploadRows(server.node.ctx.db).load(videoId))!;
+    const client = (server.node.ctx.store as S3ObjectStore).client;
+    const last = await client.send(
+      new UploadPartCommand({
+        Bucket: s3.config.bucket,
+        Key: state.objectKey,
+        UploadId: state.uploadId!,
+        PartNumber: 2,
+        Body: body.subarray(8 * MiB),
+        ContentLength: body.length - 8 * MiB,
+      }),
+    );
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.config.bucket,
+        Key: state.objectKey,
+        UploadId: state.uploadId!,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: state.parts[0]!.etag },
+            { PartNumber: 2, ETag: last.ETag! },
+          ],
+        },
+      }),
+    );
+    // The row still says 9 MiB: the client resends the end, which finds the upload complete.
+    expect(await headOffset(url, u.token)).toBe(9 * MiB);
+    expect((await patch(9 * MiB, body.length)).status).toBe(204);
+    expect(await new S3UploadRows(server.node.ctx.db).load(videoId)).toBeUndefined();
     const res = await u.api(`/api/videos/${videoId}/original`);
     expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(body));
   });

@@ -60,6 +60,7 @@ const schema = z.object({
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_UPLOAD_PART_MIB: int(5).max(5120).default(8),
   MAX_FILES_PER_SESSION: int(1).default(20),
   MAX_FILE_BYTES: int(1).default(10 * GiB),
   ACCEPTED_VIDEO_EXTENSIONS: list.default(DEFAULT_VIDEO_EXTENSIONS),
@@ -107,6 +108,14 @@ function crossChecks(env: Record<string, string>): string[] {
     for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
       if (!env[key]) problems.push(`  - ${key}: is required when STORAGE_DRIVER=s3`);
     }
+    // S3 allows 10,000 parts per multipart upload: the largest file must fit.
+    const partMib = Number(env.S3_UPLOAD_PART_MIB ?? 8);
+    const maxBytes = Number(env.MAX_FILE_BYTES ?? 10 * GiB);
+    if (partMib >= 5 && maxBytes > 0 && Math.ceil(maxBytes / (partMib * 1024 * 1024)) > 10_000) {
+      problems.push(
+        `  - S3_UPLOAD_PART_MIB: ${partMib} MiB parts hold at most ${partMib * 10_000} MiB in S3's 10,000 parts, less than MAX_FILE_BYTES; raise it to ${Math.ceil(maxBytes / 10_000 / 1024 / 1024)}`,
+      );
+    }
   }
   return problems;
 }
@@ -131,6 +140,8 @@ export interface Config {
         accessKeyId: string;
         secretAccessKey: string;
         forcePathStyle: boolean;
+        /** Size of every part of an upload's multipart upload but the last (S3_UPLOAD_PART_MIB). */
+        uploadPartBytes?: number;
       };
   /** Where tus keeps partial uploads when storage is on local disk. */
   uploadsDir: string;
@@ -240,6 +251,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             accessKeyId: c.S3_ACCESS_KEY_ID!,
             secretAccessKey: c.S3_SECRET_ACCESS_KEY!,
             forcePathStyle: c.S3_FORCE_PATH_STYLE,
+            uploadPartBytes: c.S3_UPLOAD_PART_MIB * 1024 * 1024,
           }
         : { driver: 'fs', root: path.join(dataDir, 'storage') },
     uploadsDir: path.join(dataDir, 'uploads'),

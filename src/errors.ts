@@ -159,6 +159,10 @@ export const ERRORS = {
     409,
     "This video's original file is missing from storage (lost or deleted outside Clipdock). Upload the file again.",
   ],
+  UPLOAD_OFFSET_CHANGED: [
+    409,
+    "The server lost this upload's last bytes (those not yet part of a complete part). Ask for the offset with HEAD and resume from there.",
+  ],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

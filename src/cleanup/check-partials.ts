@@ -11,7 +11,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * video is gone or can no longer receive bytes, all older than CLEANUP_ORPHAN_GRACE_MINUTES:
  * the local-disk kind of an abandoned multipart upload. A video still `pending_upload` or
  * `uploading` owns its file whatever its age (the expiry check ends it, through expire.ts).
- * On S3 the partial bytes are a multipart upload of the tus S3 store; not covered here.
+ * On S3 the partial bytes are a multipart upload and a tail object: check-multiparts.ts.
  */
 export async function checkOrphanedPartials(ctx: AppContext, dryRun: boolean): Promise<CheckResult> {
   if (ctx.config.storage.driver !== 'fs') return { examined: 0, items: [] };

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import type { DbOrTx } from '../db/database.ts';
 import { enqueue } from '../jobs/queue.ts';
+import { discardS3Upload, S3UploadRows, s3Target, tailKey } from '../uploads/s3-upload-state.ts';
 
 /**
  * Durable deletion of stored bytes. A delete is first written to `cleanup_jobs` in the same
@@ -89,14 +90,34 @@ async function deleteTarget(
     case 'delete_prefix':
       return ctx.store.deletePrefix(row.target);
     case 'delete_upload':
-      // A partial tus upload: on disk, the data file and its .json sidecar; on S3 the
-      // upload's object(s) share its id as prefix.
+      // A partial tus upload: on disk, the data file and its .json sidecar; on S3 a multipart
+      // upload, its tail and possibly a just-completed original.
       if (ctx.config.storage.driver === 'fs') {
         const base = path.join(ctx.config.uploadsDir, path.basename(row.target));
         await rm(base, { force: true });
         await rm(`${base}.json`, { force: true });
         return;
       }
-      return ctx.store.deletePrefix(row.target);
+      return deleteS3Upload(ctx, row.target);
   }
+}
+
+const ORIGINAL_KEY = /^videos\/([0-9a-f-]{36})\/original$/;
+
+/**
+ * An unfinished upload on S3 (target: the video's original key): its multipart upload is aborted
+ * and its tail deleted (s3-upload-state.ts), then whatever sits under the original's key (a
+ * PutObject or Complete that finished just before the end) is deleted.
+ */
+async function deleteS3Upload(ctx: AppContext, target: string): Promise<void> {
+  const videoId = ORIGINAL_KEY.exec(target)?.[1];
+  const s3 = s3Target(ctx.config, ctx.store);
+  if (videoId && s3) {
+    const rows = new S3UploadRows(ctx.db);
+    const state = await rows.load(videoId);
+    if (state) await discardS3Upload(s3.client, s3.bucket, rows, state);
+    await ctx.store.delete(tailKey(videoId));
+    return ctx.store.delete(target);
+  }
+  return ctx.store.deletePrefix(target);
 }

@@ -25,6 +25,7 @@ export type CheckName =
   | 'missing_originals'
   | 'orphaned_objects'
   | 'orphaned_partials'
+  | 'abandoned_multiparts'
   | 'failed_deletes';
 
 export interface CheckResult {

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { countCleanupRepairs } from '../metrics/metrics.ts';
+import { checkAbandonedMultiparts } from './check-multiparts.ts';
 import { checkOrphanedPartials } from './check-partials.ts';
 import {
   checkFailedDeletes,
@@ -83,6 +84,7 @@ async function sweepLocked(
     await attempt('missing_originals', () => checkMissingOriginals(ctx, dryRun, l));
   }
   await attempt('orphaned_partials', () => checkOrphanedPartials(ctx, dryRun));
+  await attempt('abandoned_multiparts', () => checkAbandonedMultiparts(ctx, dryRun));
   // Last: it also carries out the deletes the checks above scheduled.
   await attempt('failed_deletes', () => checkFailedDeletes(ctx, dryRun));
 

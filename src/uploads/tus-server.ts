@@ -4,16 +4,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
-import { S3Store } from '@tus/s3-store';
 import { Server } from '@tus/server';
-import type { DataStore, KvStore } from '@tus/utils';
+import type { DataStore } from '@tus/utils';
 import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.ts';
 import { isStorageFull } from '../storage/full.ts';
-import { keys } from '../storage/object-store.ts';
 import { handleNode, streamNodeBodies } from './node-body.ts';
 import { BUSY_RETRY_AFTER_SECONDS, PgLocker } from './pg-locker.ts';
+import { s3Target } from './s3-upload-state.ts';
+import { S3PartStore } from './s3-upload-store.ts';
 import { ClipdockUploadStore, finishOrRefuse, tusError, uploadRequest } from './upload-store.ts';
 
 /** Where the tus endpoint is mounted; upload URLs are `<origin>/api/uploads/<videoId>`. */
@@ -26,18 +26,6 @@ export interface TusService {
   /** Serves one tus request. `video` is the caller's video, from the route's ownership check. */
   handle(req: IncomingMessage, res: ServerResponse, video: VideoRow | undefined): Promise<void>;
   stop(): Promise<void>;
-}
-
-/**
- * The S3 store's metadata cache, disabled: its default is per-process memory, which a second API
- * node would not share (it would keep serving an upload another node removed).
- */
-class NoCache<T> implements KvStore<T> {
-  async get(): Promise<T | undefined> {
-    return undefined;
-  }
-  async set(): Promise<void> {}
-  async delete(): Promise<void> {}
 }
 
 function innerStore(ctx: AppContext): {
@@ -83,23 +71,20 @@ function innerStore(ctx: AppContext): {
       },
     };
   }
-  const s3 = config.storage;
+  // Straight into the bucket, state in PostgreSQL: no local disk on API nodes (s3-upload-store.ts).
+  const target = s3Target(config, ctx.store);
+  if (!target || config.storage.driver !== 's3')
+    throw new Error('STORAGE_DRIVER=s3 needs the S3 object store');
+  const store = new S3PartStore({
+    ...target,
+    db: ctx.db,
+    partSize: config.storage.uploadPartBytes ?? 8 * 1024 * 1024,
+    expirationMs: expirationPeriodInMilliseconds,
+  });
   return {
-    // The multipart upload targets the video's original key itself, so a finished upload is
-    // already stored where the video expects it: no copy of a possibly 10 GiB object.
-    store: new S3Store({
-      partSize: 8 * 1024 * 1024,
-      expirationPeriodInMilliseconds,
-      cache: new NoCache(),
-      s3ClientConfig: {
-        bucket: s3.bucket,
-        region: s3.region,
-        ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-        forcePathStyle: s3.forcePathStyle,
-        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      },
-    }),
-    innerId: (videoId) => keys.original(videoId),
+    store,
+    innerId: (videoId) => videoId,
+    readHead: (innerId, bytes) => store.readHead(innerId, bytes),
   };
 }
 

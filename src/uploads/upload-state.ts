@@ -72,8 +72,8 @@ export async function countInSession(
 
 /**
  * What cleanup must delete for an unfinished upload: on disk the tus file named by the upload id
- * (cleanup adds the .json sidecar); on S3 the objects under the video's original key (the tus
- * S3 store writes there, see tus-server.ts).
+ * (cleanup adds the .json sidecar); on S3 the video's original key, whose multipart upload and
+ * tail object (s3-upload-state.ts) cleanup aborts and deletes.
  */
 export function uploadCleanupTarget(config: Config, videoId: string): string {
   return config.storage.driver === 'fs' ? videoId : keys.original(videoId);

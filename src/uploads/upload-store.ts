@@ -1,23 +1,21 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type stream from 'node:stream';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import { sql } from 'kysely';
-import type { AppContext } from '../context.ts';
 import type { VideoRow } from '../db/types.ts';
-import { ERRORS as APP_ERRORS, AppError, type ErrorCode } from '../errors.ts';
-import { countUploadBody } from '../metrics/metrics.ts';
-import { isStorageFull } from '../storage/full.ts';
-import { finishUpload, storedOriginalSize, UploadRefusedError } from './finish.ts';
+import { ERRORS as APP_ERRORS } from '../errors.ts';
+import { storedOriginalSize } from './finish.ts';
 import { UploadProgressWriter } from './progress.ts';
-import { SNIFF_BYTES, type SniffVerdict, sniffVideo } from './sniff.ts';
+import { finishOrRefuse, isTusError, tusError, uploadRequest } from './upload-request.ts';
 import { endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
-import { refusalOf } from './verdict.ts';
+import { type UploadStoreDeps, UploadWriter } from './upload-write.ts';
+
+export { finishOrRefuse, tusError, type UploadRequestContext, uploadRequest } from './upload-request.ts';
+export type { UploadStoreDeps } from './upload-write.ts';
 
 /**
- * Clipdock's tus DataStore: wraps the real one (FileStore or S3Store) and binds every tus
- * operation to its video row. Upload id = video id.
+ * Clipdock's tus DataStore: wraps the real one (FileStore, or S3PartStore straight into the
+ * bucket: s3-upload-store.ts) and binds every tus operation to its video row. Upload id = video
+ * id. The write path is UploadWriter (upload-write.ts).
  *
  * - create: only for the caller's video awaiting upload, with the declared length; the video
  *   becomes `uploading` in the same transaction that checked it (under the tus lock).
@@ -30,68 +28,18 @@ import { refusalOf } from './verdict.ts';
  *   (crash), so a client resuming with HEAD sees it complete and the video becomes `uploaded`.
  */
 
-/** What the HTTP layer already knows about the request: set per request, never shared. */
-export interface UploadRequestContext {
-  /** The caller's video, as read by the route's ownership check. */
-  video: VideoRow;
-  /**
-   * The request is a PATCH: tus needs only the offset, size and creation date of the upload, all
-   * of which the video row and the partial file's size tell (no sidecar read).
-   */
-  patch?: boolean;
-}
-export const uploadRequest = new AsyncLocalStorage<UploadRequestContext>();
-
-/** An error in the shape tus renders ({status_code, body}), with our JSON error body. */
-export function tusError(code: ErrorCode, message?: string): { status_code: number; body: string } {
-  const err = new AppError(code, message);
-  return { status_code: err.status, body: JSON.stringify({ error: { code, message: err.message } }) };
-}
-
-/** finishUpload, with a refusal of the stored bytes answered as a tus error (the video is failed). */
-export async function finishOrRefuse(ctx: AppContext, videoId: string): Promise<boolean> {
-  try {
-    return await finishUpload(ctx, videoId);
-  } catch (err) {
-    if (err instanceof UploadRefusedError) throw tusError(err.refusal.code, err.refusal.message);
-    throw err;
-  }
-}
-
-const isTusError = (e: unknown, status: number) =>
-  typeof e === 'object' && e !== null && (e as { status_code?: number }).status_code === status;
-
-export interface UploadStoreDeps {
-  ctx: AppContext;
-  /** Maps a video id to the inner store's upload id (S3: the object key). */
-  innerId: (videoId: string) => string;
-  /** A writer into the partial file at `offset`, when the upload lives on local disk. */
-  openWrite?: (innerId: string, offset: number) => stream.Writable;
-  /**
-   * The partial file's size (= the upload's offset), or undefined when there is none, when the
-   * upload lives on local disk. One `stat` instead of the inner store's sidecar read plus `stat`.
-   */
-  storedBytes?: (innerId: string) => Promise<number | undefined>;
-  /** The first `bytes` bytes already stored for an upload, when the store can read them back. */
-  readHead?: (innerId: string, bytes: number) => Promise<Buffer>;
-}
-
-/** How many bytes of a request reached the partial file (local disk), and where to report it. */
-interface StoredBytes {
-  bytes?: () => number;
-  report: (offset: number) => void;
-}
-
 export class ClipdockUploadStore extends DataStore {
   private readonly inner: DataStore;
   private readonly deps: UploadStoreDeps;
   readonly progress: UploadProgressWriter;
+  private readonly writer: UploadWriter;
 
   constructor(inner: DataStore, deps: UploadStoreDeps) {
     super();
     this.inner = inner;
     this.deps = deps;
     this.progress = new UploadProgressWriter(deps.ctx.db, deps.ctx.log);
+    this.writer = new UploadWriter(inner, deps, this.progress);
     // No deferred length (the size is declared up front) and no concatenation.
     this.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration'];
   }
@@ -228,121 +176,14 @@ export class ClipdockUploadStore extends DataStore {
     return this.writeBody(readable, id, offset, {});
   }
 
-  /**
-   * Writes a request body at `offset`. `maxBytes` bounds the body (tus' limit for this request);
-   * when `signal` aborts (the lock is handed to another request) reading stops and what arrived
-   * is kept. Errors flow from the body to the meter only, so a refusal never destroys the
-   * request stream under tus (which would report a premature close instead of our 415).
-   */
-  async writeBody(
+  /** See UploadWriter.writeBody (upload-write.ts). */
+  writeBody(
     source: stream.Readable,
     id: string,
     offset: number,
     opts: { maxBytes?: number; signal?: AbortSignal },
   ): Promise<number> {
-    const video = uploadRequest.getStore()?.video ?? (await this.loadVideo(id));
-    const size = Number(video.declared_size);
-    // On local disk, progress is what reached the file (not what the meter passed on to the
-    // write buffer), so received_bytes never runs ahead of the bytes actually stored.
-    const stored: StoredBytes = { report: (bytes) => this.progress.report(id, size, bytes) };
-    const progress = (received: number) =>
-      this.progress.report(id, size, stored.bytes ? offset + stored.bytes() : received);
-    const target = Math.min(SNIFF_BYTES, size);
-    const needsSniff = video.mime_type === null && offset < target;
-    let prefix: Buffer = Buffer.alloc(0);
-    if (needsSniff && offset > 0) {
-      // An earlier request stored fewer bytes than the verdict needs: look at them again.
-      prefix = (await this.deps.readHead?.(this.deps.innerId(id), offset)) ?? Buffer.alloc(0);
-    }
-    const meter = new UploadMeter({
-      offset,
-      size,
-      maxBytes: opts.maxBytes ?? Number.POSITIVE_INFINITY,
-      sniff: needsSniff && prefix.length === offset ? { prefix, target } : undefined,
-      progress,
-    });
-    let sourceFailed = false;
-    const onError = (err: Error) => {
-      sourceFailed = true;
-      source.unpipe(meter);
-      meter.destroy(err);
-    };
-    const onClose = () => {
-      if (!source.readableEnded && !opts.signal?.aborted) onError(new Error('request body closed early'));
-    };
-    const onAbort = () => {
-      source.unpipe(meter);
-      if (!meter.destroyed) meter.end();
-    };
-    source.on('error', onError);
-    source.on('close', onClose);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    source.pipe(meter);
-    let newOffset: number;
-    try {
-      newOffset = await this.store(meter, id, offset, stored);
-    } catch (err) {
-      source.unpipe(meter);
-      const verdict = meter.rejected;
-      if (verdict?.kind === 'not_video' || verdict?.kind === 'ambiguous') {
-        const refusal = refusalOf(
-          video.name,
-          verdict.kind === 'not_video' ? { ...verdict, category: 'other' } : verdict,
-        );
-        await this.ctx.db.transaction().execute((tx) =>
-          endUnfinishedUpload(tx, this.ctx.config, id, {
-            status: 'failed',
-            errorCode: refusal.code,
-            errorMessage: refusal.message,
-            reason: 'upload is not an accepted video container',
-          }),
-        );
-        throw tusError(refusal.code, refusal.message);
-      }
-      if (meter.tooLarge) throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
-      if (sourceFailed) throw ERRORS.ABORTED;
-      throw err;
-    } finally {
-      source.off('error', onError);
-      source.off('close', onClose);
-      opts.signal?.removeEventListener('abort', onAbort);
-      countUploadBody(meter.received);
-    }
-    if (meter.accepted?.kind === 'video') {
-      // Once per upload, and before a finish can read it.
-      await this.ctx.db
-        .updateTable('videos')
-        .set({ mime_type: meter.accepted.mime })
-        .where('id', '=', id)
-        .where('mime_type', 'is', null)
-        .execute();
-    }
-    // The final offset of this request: written now or at the end of the rate limit's interval,
-    // off the reply path. A finish that commits first makes it a no-op.
-    this.progress.report(id, size, newOffset);
-    return newOffset;
-  }
-
-  /** Stores the metered bytes: straight into the partial file when on disk, else via the store. */
-  private async store(meter: UploadMeter, id: string, offset: number, stored: StoredBytes): Promise<number> {
-    const file = this.deps.openWrite?.(this.deps.innerId(id), offset);
-    if (!file) return this.inner.write(meter, this.deps.innerId(id), offset);
-    const written = file as stream.Writable & { bytesWritten?: number };
-    stored.bytes = () => written.bytesWritten ?? meter.received;
-    try {
-      await pipeline(meter, file);
-    } catch (err) {
-      // The bytes that did reach the file are the upload's progress.
-      stored.report(offset + stored.bytes());
-      // What reached the disk stays: it is the upload's offset, from which the client resumes.
-      if (isStorageFull(err)) {
-        this.ctx.log.error({ err, videoId: id, offset }, 'upload write refused: storage full');
-        throw tusError('STORAGE_FULL');
-      }
-      this.ctx.log.debug({ err, videoId: id }, 'upload write ended early');
-      throw ERRORS.FILE_WRITE_ERROR;
-    }
-    return offset + meter.received;
+    return this.writer.writeBody(source, id, offset, opts);
   }
 
   private async loadVideo(id: string): Promise<VideoRow> {
@@ -390,77 +231,5 @@ export class ClipdockUploadStore extends DataStore {
 
   override getExpiration(): number {
     return this.inner.getExpiration();
-  }
-}
-
-/**
- * Sits between the request body and the store: counts bytes for progress and, at the start of a
- * file, holds bytes back until the sniffer has ruled, so a non-video never reaches the store.
- */
-class UploadMeter extends Transform {
-  received = 0;
-  tooLarge = false;
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  private readonly opts: {
-    offset: number;
-    size: number;
-    maxBytes: number;
-    sniff: { prefix: Buffer; target: number } | undefined;
-    progress: (offset: number) => void;
-  };
-  accepted: SniffVerdict | undefined;
-  rejected: SniffVerdict | undefined;
-
-  constructor(opts: UploadMeter['opts']) {
-    super();
-    this.opts = opts;
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.received += chunk.length;
-    if (this.received > this.opts.maxBytes) {
-      this.tooLarge = true;
-      cb(new Error('request body larger than allowed'));
-      return;
-    }
-    const sniff = this.opts.sniff;
-    if (!sniff || this.accepted) {
-      // Only bytes on their way to the store count as received; held bytes may be refused.
-      this.opts.progress(this.opts.offset + this.received);
-      cb(null, chunk);
-      return;
-    }
-    this.held.push(chunk);
-    this.heldBytes += chunk.length;
-    if (sniff.prefix.length + this.heldBytes < sniff.target) cb();
-    else this.decide(true, cb);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (!this.opts.sniff || this.accepted) cb();
-    else this.decide(this.opts.offset + this.received >= this.opts.size, cb);
-  }
-
-  /** `final`: no more bytes will come for the verdict (the window is full or the file complete). */
-  private decide(final: boolean, cb: TransformCallback): void {
-    const sniff = this.opts.sniff!;
-    const head = Buffer.concat([sniff.prefix, ...this.held]).subarray(0, sniff.target);
-    sniffVideo(head, final).then(
-      (verdict) => {
-        if (verdict.kind === 'not_video' || verdict.kind === 'ambiguous') {
-          this.rejected = verdict;
-          this.held = [];
-          cb(new Error(`refused upload: ${verdict.kind}`));
-          return;
-        }
-        if (verdict.kind === 'video') this.accepted = verdict;
-        for (const b of this.held) this.push(b);
-        this.held = [];
-        this.heldBytes = 0;
-        cb();
-      },
-      (err: unknown) => cb(err as Error),
-    );
   }
 }

@@ -5,17 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3UploadRows } from '../../src/uploads/s3-upload-state.ts';
 import { createTestDatabase } from '../helpers/db.ts';
+import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp } from '../helpers/server.ts';
 import { createSession, fakeMp4, sha256, startTus } from './helpers.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const nodeBin = path.join(repo, 'node_modules/.bin/node');
-
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let dataDir: string;
-let env: Record<string, string>;
-let child: ChildProcess | undefined;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -29,13 +26,13 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `node src/main.ts` as its own process and resolves with its URL once it is ready. */
-function startNode(): Promise<string> {
+function startNode(env: Record<string, string>, onChild: (c: ChildProcess) => void): Promise<string> {
   const proc = spawn(nodeBin, ['src/main.ts'], {
     cwd: repo,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child = proc;
+  onChild(proc);
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`node did not start:\n${out}`)), 60_000);
@@ -63,89 +60,126 @@ function kill9(proc: ChildProcess): Promise<void> {
   });
 }
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  dataDir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-crash-'));
-  env = {
-    PORT: String(await freePort()),
-    HOST: '127.0.0.1',
-    CLIPDOCK_DATA_DIR: dataDir,
-    DATABASE_URL: database.url,
-    // API only, so the processing jobs of finished uploads stay queued where the test counts them.
-    CLIPDOCK_ROLE: 'api',
-    LOG_LEVEL: 'warn',
-  };
-});
-afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-  await database?.drop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
+function crashSuite(storage: 'fs' | 's3'): void {
+  describe(`crash safety (${storage === 's3' ? 'S3, straight into the bucket' : 'local disk'})`, () => {
+    let database: Awaited<ReturnType<typeof createTestDatabase>>;
+    let dataDir: string;
+    let env: Record<string, string>;
+    let child: ChildProcess | undefined;
+    let s3: TestS3 | undefined;
 
-describe('crash safety', () => {
-  it('resumes uploads byte-identical after SIGKILL of the server, with no duplicate rows', async () => {
-    let url = await startNode();
-    const u = await signUp(url);
-    const bodies = [fakeMp4(24 * 1024 * 1024 + 1), fakeMp4(20 * 1024 * 1024 + 333)];
-    const { sessionId, files } = await createSession(
-      u.api,
-      bodies.map((b, i) => ({ name: `clip${i}.mp4`, size: b.length })),
-    );
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      s3 = storage === 's3' ? await startS3rver() : undefined;
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'clipdock-crash-'));
+      env = {
+        PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        CLIPDOCK_DATA_DIR: dataDir,
+        DATABASE_URL: database.url,
+        // API only, so the processing jobs of finished uploads stay queued where the test counts them.
+        CLIPDOCK_ROLE: 'api',
+        LOG_LEVEL: 'warn',
+        ...(s3
+          ? {
+              STORAGE_DRIVER: 's3',
+              S3_ENDPOINT: s3.config.endpoint!,
+              S3_BUCKET: s3.config.bucket,
+              S3_ACCESS_KEY_ID: s3.config.accessKeyId,
+              S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey,
+              S3_FORCE_PATH_STYLE: 'true',
+              S3_UPLOAD_PART_MIB: '5',
+            }
+          : {}),
+      };
+    });
+    afterAll(async () => {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child!.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await database?.drop();
+      await s3?.close();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    });
 
-    const runs = files.map((file, i) =>
-      startTus(bodies[i]!, { token: u.token, file, chunkSize: 2 * 1024 * 1024 }),
-    );
-    await Promise.all(runs.map((r) => r.reached(6 * 1024 * 1024)));
-    await kill9(child!);
-    const errors = await Promise.all(
-      runs.map((r) =>
-        r.done.then(
-          () => undefined,
-          (e: unknown) => e,
+    it('resumes uploads byte-identical after SIGKILL of the server, with no duplicate rows', async () => {
+      let url = await startNode(env, (c) => {
+        child = c;
+      });
+      const u = await signUp(url);
+      const bodies = [fakeMp4(24 * 1024 * 1024 + 1), fakeMp4(20 * 1024 * 1024 + 333)];
+      const { sessionId, files } = await createSession(
+        u.api,
+        bodies.map((b, i) => ({ name: `clip${i}.mp4`, size: b.length })),
+      );
+
+      const runs = files.map((file, i) =>
+        startTus(bodies[i]!, { token: u.token, file, chunkSize: 2 * 1024 * 1024 }),
+      );
+      await Promise.all(runs.map((r) => r.reached(6 * 1024 * 1024)));
+      await kill9(child!);
+      const errors = await Promise.all(
+        runs.map((r) =>
+          r.done.then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
         ),
-      ),
-    );
-    expect(errors.every((e) => e !== undefined)).toBe(true);
+      );
+      expect(errors.every((e) => e !== undefined)).toBe(true);
 
-    url = await startNode();
-    const uploadUrls = runs.map((r) => new URL(new URL(r.upload.url!).pathname, url).toString());
-    await Promise.all(
-      uploadUrls.map((uploadUrl, i) => startTus(bodies[i]!, { token: u.token, uploadUrl, retry: true }).done),
-    );
+      url = await startNode(env, (c) => {
+        child = c;
+      });
+      const uploadUrls = runs.map((r) => new URL(new URL(r.upload.url!).pathname, url).toString());
+      await Promise.all(
+        uploadUrls.map(
+          (uploadUrl, i) => startTus(bodies[i]!, { token: u.token, uploadUrl, retry: true }).done,
+        ),
+      );
 
-    for (const [i, file] of files.entries()) {
-      const res = await u.api(`/api/videos/${file.videoId}/original`);
-      expect(res.status).toBe(200);
-      expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(bodies[i]!));
-    }
-    const db = database.db;
-    const videos = await db
-      .selectFrom('videos')
-      .select(['id', 'status'])
-      .where('session_id', '=', sessionId)
-      .execute();
-    expect(videos.map((v) => v.status).sort()).toEqual(['uploaded', 'uploaded']);
-    expect(
-      await db.selectFrom('videos').select('id').where('user_id', '=', u.user.id).execute(),
-    ).toHaveLength(2);
-    const metrics = await db
-      .selectFrom('upload_metrics')
-      .select('video_id')
-      .where('user_id', '=', u.user.id)
-      .execute();
-    expect(metrics).toHaveLength(2);
-    const reservations = await db
-      .selectFrom('credit_reservations')
-      .select('video_id')
-      .where('user_id', '=', u.user.id)
-      .execute();
-    expect(reservations).toHaveLength(2);
-    const jobs = await sql<{ key: string }>`
+      for (const [i, file] of files.entries()) {
+        const res = await u.api(`/api/videos/${file.videoId}/original`);
+        expect(res.status).toBe(200);
+        expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(bodies[i]!));
+      }
+      const db = database.db;
+      const videos = await db
+        .selectFrom('videos')
+        .select(['id', 'status'])
+        .where('session_id', '=', sessionId)
+        .execute();
+      expect(videos.map((v) => v.status).sort()).toEqual(['uploaded', 'uploaded']);
+      expect(
+        await db.selectFrom('videos').select('id').where('user_id', '=', u.user.id).execute(),
+      ).toHaveLength(2);
+      const metrics = await db
+        .selectFrom('upload_metrics')
+        .select('video_id')
+        .where('user_id', '=', u.user.id)
+        .execute();
+      expect(metrics).toHaveLength(2);
+      const reservations = await db
+        .selectFrom('credit_reservations')
+        .select('video_id')
+        .where('user_id', '=', u.user.id)
+        .execute();
+      expect(reservations).toHaveLength(2);
+      const jobs = await sql<{ key: string }>`
       SELECT key FROM graphile_worker._private_jobs WHERE key LIKE 'process_video:%'`.execute(db);
-    expect(jobs.rows.map((r) => r.key).sort()).toEqual(files.map((f) => `process_video:${f.videoId}`).sort());
+      expect(jobs.rows.map((r) => r.key).sort()).toEqual(
+        files.map((f) => `process_video:${f.videoId}`).sort(),
+      );
+      if (s3) {
+        // Every multipart upload completed, no state left behind.
+        expect(await s3.openMultipartUploads()).toEqual([]);
+        for (const file of files) expect(await new S3UploadRows(db).load(file.videoId)).toBeUndefined();
+      }
+    });
   });
-});
+}
+
+crashSuite('fs');
+crashSuite('s3');

@@ -40,7 +40,7 @@ export async function findDuplicates(db: Db, userId: string, files: FileProbe[])
     .where('user_id', '=', userId)
     .where('status', 'not in', NOT_HELD)
     .where('fingerprint', 'in', [...new Set(files.map((f) => f.fingerprint))])
-    .where('declared_size', 'in', [...new Set(files.map((f) => f.size))])
+    .where('declared_size', 'in', [...new Set(files.map((f) => String(f.size)))])
     .orderBy('created_at', 'desc')
     .orderBy('id')
     .execute();

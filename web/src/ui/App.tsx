@@ -9,6 +9,7 @@ import { Library } from './Library.tsx';
 import { Settings } from './Settings.tsx';
 import { TimelineView } from './Timeline.tsx';
 import { TopBar } from './TopBar.tsx';
+import { UploadStatusBar } from './UploadStatusBar.tsx';
 import { UploadProvider } from './upload-context.tsx';
 
 export type Tab = 'dashboard' | 'library' | 'timeline' | 'settings' | 'admin';
@@ -75,6 +76,7 @@ function SignedIn() {
             </a>
           ))}
         </nav>
+        <UploadStatusBar onShow={() => go('dashboard')} />
         <main className="main">
           {(tab === 'dashboard' || (tab === 'admin' && !isAdmin)) && <Dashboard />}
           {tab === 'library' && <Library />}

@@ -5,9 +5,9 @@ import { formatDuration } from '../format.ts';
 import { appStore, useStore } from '../store.ts';
 import { addToTimeline, loadTimeline, setTimeline, timelineStore } from '../timeline.ts';
 import { Poster } from './Dashboard.tsx';
+import { IconButton } from './IconButton.tsx';
 import { Icon } from './icons.tsx';
 import { MediaControls, mediaKey, playWithSound } from './MediaControls.tsx';
-import { IconButton } from './UploadPanel.tsx';
 
 /** Stable React keys for items the server has not numbered yet. */
 const keyOf = (item: TimelineItem, i: number) => item.id ?? `new-${i}-${item.videoId}`;

@@ -41,6 +41,7 @@ export class UploadManager {
   /** The File of each row this tab can send. */
   readonly files = new Map<string, File>();
   readonly records = new Map<string, ResumeRecord>();
+  readonly held = new Map<string, BatchFile>();
   private readonly uploads = new Map<string, tus.Upload>();
   private readonly lastSample = new Map<string, { at: number; bytes: number }>();
   private readonly chunkSize: number;
@@ -82,6 +83,7 @@ export class UploadManager {
   removeRow(key: string): void {
     this.files.delete(key);
     this.records.delete(key);
+    this.held.delete(key);
     this.store.set((s) => ({ rows: s.rows.filter((r) => r.key !== key) }));
   }
 

@@ -12,7 +12,9 @@ export type RowState =
   | 'skipped'
   | 'awaiting_file'
   /** Another tab of this browser owns the upload (tabs.ts); this one only shows its progress. */
-  | 'elsewhere';
+  | 'elsewhere'
+  /** This user uploaded the same file before (duplicates.ts): held until "Upload anyway" or "Skip". */
+  | 'duplicate';
 
 export interface UploadRow {
   key: string;
@@ -32,6 +34,8 @@ export interface UploadRow {
   retryAttempt: number;
   /** For an `elsewhere` row: the owner tab's row state (uploading, paused, offline, ...). */
   remoteState?: RowState;
+  /** For a `duplicate` row: the video this file was uploaded as already. */
+  duplicateOf?: { videoId: string; name: string; status: string };
 }
 
 export interface UploadState {

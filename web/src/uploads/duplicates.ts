@@ -1,0 +1,101 @@
+import { Api } from '../api.ts';
+import { STATUS_WORDS } from '../format.ts';
+import type { BatchFile } from './batching.ts';
+import { fingerprintOf } from './identity.ts';
+import type { UploadRow } from './rows.ts';
+
+/** What the duplicate check needs of the upload manager (intake.ts's host). */
+export interface DuplicateHost {
+  readonly opts: {
+    getProjectId: () => string | null;
+    getLimits: () => { maxFilesPerSession: number } | undefined;
+  };
+  readonly files: Map<string, File>;
+  /** Files held back as duplicates until the person decides, by row key. */
+  readonly held: Map<string, BatchFile>;
+  row(key: string): UploadRow | undefined;
+  update(key: string, patch: Partial<UploadRow>): void;
+  open(projectId: string, files: BatchFile[], perSession?: number): Promise<void>;
+}
+
+/**
+ * Splits files that passed their checks into those to send and those this user uploaded
+ * already (same size and fingerprint of the first and last MiB, as the server recorded at
+ * session creation). Duplicates are held on their rows, which say where the file is already;
+ * nothing about them is sent until "Upload anyway". Two files of one drop with the same content
+ * count as duplicates too (the second is held). When the server cannot answer, every file goes on.
+ */
+export async function holdDuplicates(m: DuplicateHost, files: BatchFile[]): Promise<BatchFile[]> {
+  await Promise.all(
+    files.map(async (f) => {
+      f.fingerprint ??= await fingerprintOf(f.file).catch(() => null);
+    }),
+  );
+  const probed = files.filter((f) => f.fingerprint);
+  let matches: Awaited<ReturnType<typeof Api.duplicates>>['matches'] = [];
+  if (probed.length) {
+    matches = await Api.duplicates(probed.map((f) => ({ size: f.file.size, fingerprint: f.fingerprint! })))
+      .then((r) => r.matches)
+      .catch(() => []);
+  }
+  const send: BatchFile[] = [];
+  const seen = new Map<string, BatchFile>();
+  for (const f of files) {
+    const match = matches.find((x) => probed[x.index] === f);
+    const twin = f.fingerprint ? seen.get(`${f.file.size}:${f.fingerprint}`) : undefined;
+    if (match) {
+      hold(m, f, { videoId: match.videoId, name: match.name, status: match.status }, whereIs(match));
+    } else if (twin) {
+      hold(
+        m,
+        f,
+        { videoId: '', name: twin.file.name, status: 'this drop' },
+        `“${twin.file.name}” in this drop`,
+      );
+    } else {
+      if (f.fingerprint) seen.set(`${f.file.size}:${f.fingerprint}`, f);
+      send.push(f);
+    }
+  }
+  return send;
+}
+
+function whereIs(match: { name: string; status: keyof typeof STATUS_WORDS }): string {
+  return `your library as “${match.name}” (${STATUS_WORDS[match.status] ?? match.status})`;
+}
+
+function hold(
+  m: DuplicateHost,
+  f: BatchFile,
+  of: NonNullable<UploadRow['duplicateOf']>,
+  where: string,
+): void {
+  m.held.set(f.key, f);
+  m.update(f.key, {
+    state: 'duplicate',
+    duplicateOf: of,
+    reason: `Uploaded before: this file is already in ${where}.`,
+  });
+}
+
+/** Sends a held duplicate after all (a new video, charged like any other). */
+export function uploadAnyway(m: DuplicateHost, key: string): void {
+  const f = m.held.get(key);
+  const projectId = m.opts.getProjectId();
+  if (!f || !projectId || m.row(key)?.state !== 'duplicate') return;
+  m.held.delete(key);
+  m.update(key, { state: 'checking', reason: null });
+  void m.open(projectId, [f], m.opts.getLimits()?.maxFilesPerSession);
+}
+
+/** Leaves a held duplicate unsent: its row says so, and Clear finished removes it. */
+export function skipDuplicate(m: DuplicateHost, key: string): void {
+  const row = m.row(key);
+  if (!m.held.has(key) || row?.state !== 'duplicate') return;
+  m.held.delete(key);
+  m.files.delete(key);
+  m.update(key, {
+    state: 'canceled',
+    reason: `Skipped: already uploaded as “${row.duplicateOf?.name ?? row.name}”.`,
+  });
+}

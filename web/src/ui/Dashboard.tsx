@@ -176,11 +176,11 @@ function ReadyItem({ video, onPreview }: { video: Video; onPreview: () => void }
         <button
           type="button"
           className={onTimeline ? 'btn small' : 'btn small primary'}
-          disabled={!projectId || adding}
-          aria-label={`Add ${video.name} to timeline`}
+          disabled={!projectId || adding || onTimeline}
+          aria-label={onTimeline ? `${video.name} is on the timeline` : `Add ${video.name} to timeline`}
           onClick={async () => {
             setAdding(true);
-            await addToTimeline(projectId!, video.id);
+            await addToTimeline(projectId!, video.id, true);
             setAdding(false);
           }}
         >

@@ -7,7 +7,11 @@ import { appStore, forgetVideo, mergeVideos, useStore } from '../store.ts';
 import { addToTimeline, timelineStore } from '../timeline.ts';
 import { Icon } from './icons.tsx';
 import { Player } from './Player.tsx';
+import { Poster } from './Poster.tsx';
 import { UploadPanel } from './UploadPanel.tsx';
+
+/** Kept for imports written before Poster had its own file. */
+export { Poster } from './Poster.tsx';
 
 const byNewest = (a: Video, b: Video) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '');
 
@@ -285,16 +289,5 @@ function FailedItem({ video }: { video: Video }) {
         </div>
       )}
     </li>
-  );
-}
-
-export function Poster({ video }: { video: Video }) {
-  const src = video.outputs?.poster ?? video.posterUrl;
-  return src ? (
-    <img className="thumb" src={src} alt="" loading="lazy" />
-  ) : (
-    <span className="thumb placeholder">
-      <Icon name="film" />
-    </span>
   );
 }

@@ -3,8 +3,8 @@ import { durationOf } from '../details.ts';
 import { formatDuration } from '../format.ts';
 import { appStore, useStore } from '../store.ts';
 import { addToTimeline, loadTimeline, setTimeline, timelineStore } from '../timeline.ts';
-import { Poster } from './Dashboard.tsx';
 import { Icon } from './icons.tsx';
+import { Poster } from './Poster.tsx';
 import { keyOf, SequencePlayer } from './SequencePlayer.tsx';
 import { TimelineRow } from './TimelineRow.tsx';
 

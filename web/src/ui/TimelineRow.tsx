@@ -2,9 +2,9 @@ import { type KeyboardEvent, useEffect, useState } from 'react';
 import type { TimelineItem, Video } from '../api.ts';
 import { durationOf, useVideoDetail } from '../details.ts';
 import { formatDuration } from '../format.ts';
-import { Poster } from './Dashboard.tsx';
 import { IconButton } from './IconButton.tsx';
 import { Icon } from './icons.tsx';
+import { Poster } from './Poster.tsx';
 
 interface RowProps {
   item: TimelineItem;

@@ -2,6 +2,7 @@ import { type DragEvent, useCallback, useRef, useState } from 'react';
 import { formatBytes, formatEta } from '../format.ts';
 import { appStore, useStore } from '../store.ts';
 import { skipDuplicate, uploadAnyway } from '../uploads/duplicates.ts';
+import { filesOfDrop, pickWithHandles } from '../uploads/handles.ts';
 import { ACTIVE_STATES } from '../uploads/manager.ts';
 import { Icon } from './icons.tsx';
 import { UploadRowView } from './UploadRow.tsx';
@@ -41,10 +42,19 @@ export function UploadPanel() {
     rowInput.current?.click();
   }, []);
 
+  // The browser's file picker with handles where it has one (a reload can then continue without
+  // a pick); the plain input elsewhere.
+  const choose = async () => {
+    const picked = await pickWithHandles(limits?.acceptedExtensions ?? []);
+    if (picked) void m.addFiles(picked);
+    else input.current?.click();
+  };
+
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
     setOver(false);
-    void m.addFiles([...e.dataTransfer.files]);
+    // Dropped files come with handles where the browser gives them: a reload can read them again.
+    void filesOfDrop(e.dataTransfer).then((files) => m.addFiles(files));
   };
 
   return (
@@ -140,7 +150,7 @@ export function UploadPanel() {
         <Icon name="upload" size={28} />
         <p>
           <strong>Drop videos here</strong> or{' '}
-          <button type="button" className="linklike" onClick={() => input.current?.click()}>
+          <button type="button" className="linklike" onClick={() => void choose()}>
             choose files
           </button>
         </p>

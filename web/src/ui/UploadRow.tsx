@@ -137,6 +137,16 @@ export const UploadRowView = memo(function UploadRowView({
             </button>
           </>
         )}
+        {row.state === 'awaiting_file' && row.reopenable && (
+          <button
+            type="button"
+            className="btn small primary"
+            onClick={() => void m.reopen(row.key, true)}
+            aria-label={`Continue ${row.name}`}
+          >
+            Continue
+          </button>
+        )}
         {row.state === 'awaiting_file' && (
           <button
             type="button"

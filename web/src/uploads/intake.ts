@@ -2,6 +2,7 @@ import type { UploadLimits } from '../api.ts';
 import { mergeVideos } from '../store.ts';
 import { type BatchFile, type OpenedFile, openSessions } from './batching.ts';
 import { type DuplicateHost, holdDuplicates } from './duplicates.ts';
+import { handleOf, handleStore } from './handles.ts';
 import { fingerprintOf } from './identity.ts';
 import { extensionOf, precheckFile } from './precheck.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
@@ -103,6 +104,8 @@ async function adopt(m: IntakeHost, projectId: string, o: OpenedFile): Promise<v
   await m.tabs.claim(o.videoId);
   m.records.set(o.key, rec);
   resumeRecords.put(rec);
+  const handle = handleOf(o.file);
+  if (handle) await handleStore.save(o.videoId, handle);
   m.update(o.key, { state: 'queued', videoId: o.videoId });
   mergeVideos([{ id: o.videoId, name: o.file.name, status: 'pending_upload', projectId, size: o.file.size }]);
 }

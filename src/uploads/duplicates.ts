@@ -22,10 +22,11 @@ export interface DuplicateMatch {
 }
 
 /**
- * Statuses of a video whose bytes never arrived or were given up: the same file again is no
- * duplicate of it.
+ * Statuses of a video that is no usable copy of the file: its bytes never arrived or were given
+ * up, or it failed (uploading the file again is how a person tries once more, and a failed
+ * video was never charged).
  */
-const NOT_HELD: VideoStatus[] = ['canceled', 'upload_expired'];
+const NOT_HELD: VideoStatus[] = ['canceled', 'upload_expired', 'failed'];
 
 /**
  * Which of `files` this user uploaded (or is uploading) already: a video of theirs with the same

@@ -56,6 +56,26 @@ describe('duplicate uploads', () => {
     ]);
     expect(await duplicates(other, [{ size: 5_000_000, fingerprint: FP_A }])).toEqual([]);
 
+    // Ready and failed copies: a ready one is a duplicate, a failed one is no usable copy.
+    const db = server.node.ctx.db;
+    await db
+      .updateTable('videos')
+      .set({ status: 'ready' })
+      .where('id', '=', session.files[0]!.videoId)
+      .execute();
+    expect((await duplicates(u, [{ size: 5_000_000, fingerprint: FP_A }]))[0]?.status).toBe('ready');
+    await db
+      .updateTable('videos')
+      .set({ status: 'failed' })
+      .where('id', '=', session.files[0]!.videoId)
+      .execute();
+    expect(await duplicates(u, [{ size: 5_000_000, fingerprint: FP_A }])).toEqual([]);
+    await db
+      .updateTable('videos')
+      .set({ status: 'pending_upload' })
+      .where('id', '=', session.files[0]!.videoId)
+      .execute();
+
     // A canceled upload holds no bytes: the same file again is no duplicate of it.
     const del = await u.api(`/api/uploads/${session.files[0]!.videoId}`, {
       method: 'DELETE',

@@ -22,8 +22,9 @@ export interface DuplicateHost {
  * Splits files that passed their checks into those to send and those this user uploaded
  * already (same size and fingerprint of the first and last MiB, as the server recorded at
  * session creation). Duplicates are held on their rows, which say where the file is already;
- * nothing about them is sent until "Upload anyway". Two files of one drop with the same content
- * count as duplicates too (the second is held). When the server cannot answer, every file goes on.
+ * nothing about them is sent until "Upload anyway". Files of one drop are not compared with each
+ * other (copies in one drop are what the person chose). When the server cannot answer, every
+ * file goes on.
  */
 export async function holdDuplicates(m: DuplicateHost, files: BatchFile[]): Promise<BatchFile[]> {
   await Promise.all(

@@ -221,6 +221,27 @@ describe('a trustworthy uploader', () => {
     await page.close();
   });
 
+  it('shows a queued video with an empty bar, and transcription as skipped when it is off', async () => {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
+    // An API-only node processes nothing: an uploaded video stays queued.
+    const card = page.locator(
+      `[data-testid=processing-section] [data-testid=video-item][data-name="${path.basename(small)}"]`,
+    );
+    await card.waitFor({ timeout: 15_000 });
+    expect(await card.getAttribute('data-status')).toBe('uploaded');
+    expect(await card.getByTestId('step-words').textContent()).toMatch(/Queued for processing/);
+    const bar = card.getByRole('progressbar');
+    expect(await bar.getAttribute('aria-valuenow')).toBe('0');
+    expect(await bar.locator('.fill').evaluate((el) => el.getBoundingClientRect().width)).toBe(0);
+    await card.getByRole('button').first().click();
+    const skipped = card.getByTestId('step-skipped');
+    expect(await skipped.textContent()).toMatch(/Transcription: skipped/);
+    expect(await card.getByText(/Transcribing/).count()).toBe(0);
+    await page.close();
+  });
+
   it('keeps every tab visible and nothing clipped on a phone (390×844)', async () => {
     const phone = await browser.newContext({
       viewport: { width: 390, height: 844 },

@@ -40,43 +40,20 @@ export async function holdDuplicates(m: DuplicateHost, files: BatchFile[]): Prom
       .catch(() => []);
   }
   const send: BatchFile[] = [];
-  const seen = new Map<string, BatchFile>();
   for (const f of files) {
     const match = matches.find((x) => probed[x.index] === f);
-    const twin = f.fingerprint ? seen.get(`${f.file.size}:${f.fingerprint}`) : undefined;
-    if (match) {
-      hold(m, f, { videoId: match.videoId, name: match.name, status: match.status }, whereIs(match));
-    } else if (twin) {
-      hold(
-        m,
-        f,
-        { videoId: '', name: twin.file.name, status: 'this drop' },
-        `“${twin.file.name}” in this drop`,
-      );
-    } else {
-      if (f.fingerprint) seen.set(`${f.file.size}:${f.fingerprint}`, f);
+    if (!match) {
       send.push(f);
+      continue;
     }
+    m.held.set(f.key, f);
+    m.update(f.key, {
+      state: 'duplicate',
+      duplicateOf: { videoId: match.videoId, name: match.name, status: match.status },
+      reason: `Uploaded before: already in your library as “${match.name}” (${STATUS_WORDS[match.status] ?? match.status}).`,
+    });
   }
   return send;
-}
-
-function whereIs(match: { name: string; status: keyof typeof STATUS_WORDS }): string {
-  return `your library as “${match.name}” (${STATUS_WORDS[match.status] ?? match.status})`;
-}
-
-function hold(
-  m: DuplicateHost,
-  f: BatchFile,
-  of: NonNullable<UploadRow['duplicateOf']>,
-  where: string,
-): void {
-  m.held.set(f.key, f);
-  m.update(f.key, {
-    state: 'duplicate',
-    duplicateOf: of,
-    reason: `Uploaded before: this file is already in ${where}.`,
-  });
 }
 
 /** Sends a held duplicate after all (a new video, charged like any other). */

@@ -5,8 +5,9 @@ const PROJECT_KEY = 'clipdock.project';
 /**
  * Set while this browser holds a session. The session cookie is HttpOnly (no script reads it),
  * so without this hint the app could only learn "nobody is signed in" from a 401 of /api/me,
- * which the browser logs as an error on every visit of the sign-in page. A browser that signed
- * in before the hint existed kept the project key: it asks once.
+ * which the browser logs as an error on every visit of the sign-in page. A browser signed in
+ * before the hint existed is recognised only by the project key (kept once a project was
+ * picked); otherwise it shows the sign-in page once.
  */
 const SIGNED_IN_KEY = 'clipdock.signedIn';
 const mayHaveSession = () =>

@@ -22,7 +22,8 @@ export function UploadPanel() {
   const accept = ['video/*', ...(limits?.acceptedExtensions ?? []).map((e) => `.${e}`)].join(',');
   const maxSize = limits ? formatBytes(limits.maxFileBytes) : undefined;
 
-  const counted = rows.filter((r) => r.state !== 'refused' && r.state !== 'canceled');
+  // Held duplicates are not counted until the person decides to send them.
+  const counted = rows.filter((r) => !['refused', 'canceled', 'duplicate'].includes(r.state));
   const done = counted.filter((r) => r.state === 'complete').length;
   const active = rows.filter((r) => ACTIVE_STATES.includes(r.state));
   const waitingForNet = rows.filter((r) => r.state === 'offline');

@@ -1,6 +1,6 @@
 import { Api, type Video } from '../api.ts';
 import { appStore } from '../store.ts';
-import { fileFromHandle, handleStore } from './handles.ts';
+import { fileFromHandle, handleOf, handleStore } from './handles.ts';
 import { mismatchOf } from './identity.ts';
 import { type ManagerOptions, UploadManager } from './manager.ts';
 import { recordFromServer, unfinishedUploads } from './restore.ts';
@@ -192,6 +192,9 @@ export class Uploader extends UploadManager {
       this.tabs.whenFree(rec.videoId, () => void this.ownerGone(key));
       return;
     }
+    // A file picked or dropped with a handle: the next reload can read it again by itself.
+    const handle = handleOf(file);
+    if (handle) void handleStore.save(rec.videoId, handle);
     this.update(key, { state: 'queued', reason: null });
     this.pump();
   }

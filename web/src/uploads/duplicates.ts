@@ -1,8 +1,12 @@
-import { Api } from '../api.ts';
+import { Api, type DuplicateMatch } from '../api.ts';
 import { STATUS_WORDS } from '../format.ts';
 import type { BatchFile } from './batching.ts';
 import { fingerprintOf } from './identity.ts';
 import type { UploadRow } from './rows.ts';
+
+/** Files fingerprinted at once, and asked about per request (the server takes up to 1,000). */
+const FINGERPRINTS_AT_ONCE = 4;
+const PER_REQUEST = 500;
 
 /** What the duplicate check needs of the upload manager (intake.ts's host). */
 export interface DuplicateHost {
@@ -27,21 +31,27 @@ export interface DuplicateHost {
  * file goes on.
  */
 export async function holdDuplicates(m: DuplicateHost, files: BatchFile[]): Promise<BatchFile[]> {
-  await Promise.all(
-    files.map(async (f) => {
+  // A few files at a time: each reads 2 MiB, and a drop may hold hundreds.
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const f = files[next++]!;
       f.fingerprint ??= await fingerprintOf(f.file).catch(() => null);
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FINGERPRINTS_AT_ONCE, files.length) }, worker));
   const probed = files.filter((f) => f.fingerprint);
-  let matches: Awaited<ReturnType<typeof Api.duplicates>>['matches'] = [];
-  if (probed.length) {
-    matches = await Api.duplicates(probed.map((f) => ({ size: f.file.size, fingerprint: f.fingerprint! })))
-      .then((r) => r.matches)
-      .catch(() => []);
+  const found = new Map<BatchFile, DuplicateMatch>();
+  for (let at = 0; at < probed.length; at += PER_REQUEST) {
+    const part = probed.slice(at, at + PER_REQUEST);
+    const { matches } = await Api.duplicates(
+      part.map((f) => ({ size: f.file.size, fingerprint: f.fingerprint! })),
+    ).catch(() => ({ matches: [] as DuplicateMatch[] }));
+    for (const x of matches) if (part[x.index]) found.set(part[x.index]!, x);
   }
   const send: BatchFile[] = [];
   for (const f of files) {
-    const match = matches.find((x) => probed[x.index] === f);
+    const match = found.get(f);
     if (!match) {
       send.push(f);
       continue;

@@ -99,6 +99,8 @@ export interface VideosTable {
   checksum_sha256: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** Hex SHA-256 of the file's first and last MiB, as the client sent it (013); duplicates.ts. */
+  fingerprint: Generated<string | null>;
 }
 
 export interface VideoAnalysisTable {

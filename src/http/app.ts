@@ -18,6 +18,7 @@ import { accountRoutes, healthRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { adminAlertsRoutes } from './routes/admin-alerts.ts';
 import { authRoutes } from './routes/auth.ts';
+import { duplicateRoutes } from './routes/duplicates.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { processingRoutes } from './routes/processing.ts';
 import { timelineRoutes } from './routes/timeline.ts';
@@ -48,6 +49,7 @@ const routeModules: RouteModule[] = [
   opsRoutes,
   adminRoutes,
   adminAlertsRoutes,
+  duplicateRoutes,
 ];
 
 export interface HttpServer {

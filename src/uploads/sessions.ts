@@ -14,6 +14,8 @@ export interface SessionFileInput {
   name: string;
   size: number;
   type?: string | undefined;
+  /** Hex SHA-256 of the first and last MiB (duplicates.ts); optional. */
+  fingerprint?: string | undefined;
 }
 
 export interface CreatedSession {
@@ -129,6 +131,7 @@ export async function createUploadSession(
           name: f.name,
           declared_size: f.size,
           declared_type: f.type || null,
+          fingerprint: f.fingerprint ?? null,
         })),
       )
       .returningAll()

@@ -1,6 +1,16 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -44,6 +54,15 @@ const noise = (out: string, seed: number, seconds: number) =>
     'yuv420p',
     out,
   ]);
+
+/**
+ * A copy with its own last bytes: another file to duplicate detection (same size and fingerprint
+ * of the first and last MiB), as separate recordings would be.
+ */
+async function copyDistinct(src: string, dst: string): Promise<void> {
+  await copyFile(src, dst);
+  await appendFile(dst, `\n${path.basename(dst)}\n`);
+}
 
 const SAME_TIME = new Date('2026-01-01T00:00:00Z');
 const db = () => server.node.ctx.db;
@@ -165,7 +184,7 @@ describe('uploader across tabs, reloads and large drops', () => {
     await b.goto(`${server.url}/?chunkKiB=256`);
     await b.locator('.conn.ok').waitFor({ timeout: 15_000 });
     const file = path.join(dir, 'handover.mp4');
-    await copyFile(mediumA, file);
+    await copyDistinct(mediumA, file);
     const name = 'handover.mp4';
     const size = (await stat(file)).size;
     await throttle(a, Math.max(256 * 1024, Math.floor(size / 8)));
@@ -267,7 +286,7 @@ describe('uploader across tabs, reloads and large drops', () => {
     await page.goto(`${server.url}/?chunkKiB=256`);
     await page.locator('.conn.ok').waitFor({ timeout: 15_000 });
     const copy = path.join(dir, 'cancel-me.mp4');
-    await copyFile(mediumA, copy);
+    await copyDistinct(mediumA, copy);
     const size = (await stat(copy)).size;
     const cdp = await throttle(page, Math.max(256 * 1024, Math.floor(size / 8)));
     const name = 'cancel-me.mp4';
@@ -303,7 +322,7 @@ describe('uploader across tabs, reloads and large drops', () => {
     const files = await Promise.all(
       Array.from({ length: 25 }, async (_, i) => {
         const f = path.join(many, `clip-${String(i + 1).padStart(2, '0')}.mp4`);
-        await copyFile(small, f);
+        await copyDistinct(small, f);
         return f;
       }),
     );
@@ -341,7 +360,7 @@ describe('uploader across tabs, reloads and large drops', () => {
     const files = await Promise.all(
       Array.from({ length: 300 }, async (_, i) => {
         const f = path.join(lots, `lot-${String(i + 1).padStart(3, '0')}.mp4`);
-        await copyFile(small, f);
+        await copyDistinct(small, f);
         return f;
       }),
     );

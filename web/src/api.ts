@@ -90,6 +90,15 @@ export interface UploadSession {
   }>;
 }
 /** A personal API token as listed (the token itself is shown once, at creation). */
+/** A file of a request to /api/uploads/duplicates that this user uploaded already. */
+export interface DuplicateMatch {
+  index: number;
+  videoId: string;
+  name: string;
+  status: VideoStatus;
+  createdAt: string;
+}
+
 export interface ApiToken {
   id: string;
   name: string;
@@ -162,8 +171,12 @@ export const Api = {
   me: () => api<Me>('/api/me'),
   projects: () => api<{ projects: Project[] }>('/api/projects'),
   createProject: (name: string) => api<{ project: Project }>('/api/projects', json('POST', { name })),
-  createUploadSession: (projectId: string, files: Array<{ name: string; size: number; type: string }>) =>
-    api<UploadSession>('/api/upload-sessions', json('POST', { projectId, files })),
+  createUploadSession: (
+    projectId: string,
+    files: Array<{ name: string; size: number; type: string; fingerprint?: string }>,
+  ) => api<UploadSession>('/api/upload-sessions', json('POST', { projectId, files })),
+  duplicates: (files: Array<{ size: number; fingerprint: string }>) =>
+    api<{ matches: DuplicateMatch[] }>('/api/uploads/duplicates', json('POST', { files })),
   videos: (q: {
     projectId?: string;
     status?: string;

@@ -21,9 +21,10 @@ export const timelineStore = createStore<TimelineState>({
 let edits = 0;
 let loading: { projectId: string; done: Promise<void> } | null = null;
 
-export function loadTimeline(projectId: string): Promise<void> {
+/** `keepError`: a reload after a failed save keeps saying why the save failed. */
+export function loadTimeline(projectId: string, keepError = false): Promise<void> {
   const startedAt = edits;
-  timelineStore.set({ projectId, loading: true, error: null });
+  timelineStore.set({ projectId, loading: true, ...(keepError ? {} : { error: null }) });
   const done = (async () => {
     try {
       const { items } = await Api.timeline(projectId);
@@ -65,14 +66,21 @@ export function setTimeline(items: TimelineItem[]): Promise<void> {
             ? err.message
             : 'Could not save the timeline. Your last change was not stored.',
       });
-      await loadTimeline(projectId);
+      // What the server holds is what is shown, and the error stays until the next edit.
+      await loadTimeline(projectId, true);
     }
   });
   return saveChain;
 }
 
-export async function addToTimeline(projectId: string, videoId: string): Promise<void> {
+/**
+ * Appends a clip. `once`: not when the clip is on the timeline already (the dashboard's button,
+ * which says "On timeline" from what the server holds, so a second click adds nothing).
+ */
+export async function addToTimeline(projectId: string, videoId: string, once = false): Promise<void> {
   if (timelineStore.get().projectId !== projectId) await loadTimeline(projectId);
   else if (loading?.projectId === projectId) await loading.done;
-  await setTimeline([...timelineStore.get().items, { videoId, inSeconds: 0, outSeconds: null }]);
+  const items = timelineStore.get().items;
+  if (once && items.some((i) => i.videoId === videoId)) return;
+  await setTimeline([...items, { videoId, inSeconds: 0, outSeconds: null }]);
 }

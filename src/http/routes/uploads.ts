@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
 import type { VideoRow } from '../../db/types.ts';
 import { AppError } from '../../errors.ts';
+import { FINGERPRINT } from '../../uploads/duplicates.ts';
 import { createUploadSession, getUploadSession, isUuid } from '../../uploads/sessions.ts';
 import { createTusService, TUS_PATH } from '../../uploads/tus-server.ts';
 import { SLOT_RETRY_AFTER_SECONDS, UploadSlots } from '../../uploads/upload-slots.ts';
@@ -22,6 +23,10 @@ const sessionBody = z.object({
         name: z.string().trim().min(1).max(500),
         size: z.number().int().min(0),
         type: z.string().max(255).optional(),
+        fingerprint: z
+          .string()
+          .regex(FINGERPRINT, 'fingerprint must be 64 lowercase hex characters (SHA-256)')
+          .optional(),
       }),
     )
     .min(1),

@@ -2,6 +2,8 @@ import { useEffect, useState } from 'react';
 import { startLiveStatus } from '../live.ts';
 import { startSession } from '../session.ts';
 import { appStore, useStore } from '../store.ts';
+import { loadTimeline } from '../timeline.ts';
+import { watchStorageUsage } from '../usage.ts';
 import { Admin } from './Admin.tsx';
 import { AuthScreen } from './AuthScreen.tsx';
 import { Dashboard } from './Dashboard.tsx';
@@ -9,6 +11,7 @@ import { Library } from './Library.tsx';
 import { Settings } from './Settings.tsx';
 import { TimelineView } from './Timeline.tsx';
 import { TopBar } from './TopBar.tsx';
+import { UploadStatusBar } from './UploadStatusBar.tsx';
 import { UploadProvider } from './upload-context.tsx';
 
 export type Tab = 'dashboard' | 'library' | 'timeline' | 'settings' | 'admin';
@@ -45,7 +48,13 @@ function SignedIn() {
   // The admin tab is for administrators only; the server refuses its API to anyone else anyway.
   const isAdmin = useStore(appStore, (s) => s.user?.isAdmin === true);
   const [tab, setTab] = useState<Tab>(() => tabFromPath(location.pathname));
+  const projectId = useStore(appStore, (s) => s.projectId);
   useEffect(() => startLiveStatus(), []);
+  useEffect(() => watchStorageUsage(), []);
+  // Every page knows what the timeline holds (the dashboard's "On timeline" survives a reload).
+  useEffect(() => {
+    if (projectId) void loadTimeline(projectId);
+  }, [projectId]);
   useEffect(() => {
     const onPop = () => setTab(tabFromPath(location.pathname));
     window.addEventListener('popstate', onPop);
@@ -75,6 +84,7 @@ function SignedIn() {
             </a>
           ))}
         </nav>
+        <UploadStatusBar onShow={() => go('dashboard')} />
         <main className="main">
           {(tab === 'dashboard' || (tab === 'admin' && !isAdmin)) && <Dashboard />}
           {tab === 'library' && <Library />}

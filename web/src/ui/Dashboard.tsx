@@ -7,7 +7,11 @@ import { appStore, forgetVideo, mergeVideos, useStore } from '../store.ts';
 import { addToTimeline, timelineStore } from '../timeline.ts';
 import { Icon } from './icons.tsx';
 import { Player } from './Player.tsx';
+import { Poster } from './Poster.tsx';
 import { UploadPanel } from './UploadPanel.tsx';
+
+/** Kept for imports written before Poster had its own file. */
+export { Poster } from './Poster.tsx';
 
 const byNewest = (a: Video, b: Video) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '');
 
@@ -176,11 +180,11 @@ function ReadyItem({ video, onPreview }: { video: Video; onPreview: () => void }
         <button
           type="button"
           className={onTimeline ? 'btn small' : 'btn small primary'}
-          disabled={!projectId || adding}
-          aria-label={`Add ${video.name} to timeline`}
+          disabled={!projectId || adding || onTimeline}
+          aria-label={onTimeline ? `${video.name} is on the timeline` : `Add ${video.name} to timeline`}
           onClick={async () => {
             setAdding(true);
-            await addToTimeline(projectId!, video.id);
+            await addToTimeline(projectId!, video.id, true);
             setAdding(false);
           }}
         >
@@ -285,16 +289,5 @@ function FailedItem({ video }: { video: Video }) {
         </div>
       )}
     </li>
-  );
-}
-
-export function Poster({ video }: { video: Video }) {
-  const src = video.outputs?.poster ?? video.posterUrl;
-  return src ? (
-    <img className="thumb" src={src} alt="" loading="lazy" />
-  ) : (
-    <span className="thumb placeholder">
-      <Icon name="film" />
-    </span>
   );
 }

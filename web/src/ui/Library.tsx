@@ -4,9 +4,9 @@ import { durationOf } from '../details.ts';
 import { formatBytes, formatDuration, STATUS_WORDS, stepWords } from '../format.ts';
 import { refreshMe } from '../session.ts';
 import { appStore, forgetVideo, mergeVideos, useStore } from '../store.ts';
-import { Poster } from './Dashboard.tsx';
 import { Icon } from './icons.tsx';
 import { Player } from './Player.tsx';
+import { Poster } from './Poster.tsx';
 
 const FILTERS = [
   ['', 'All'],

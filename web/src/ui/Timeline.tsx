@@ -1,16 +1,12 @@
 import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from 'react';
-import type { TimelineItem, Video } from '../api.ts';
-import { durationOf, useVideoDetail } from '../details.ts';
+import { durationOf } from '../details.ts';
 import { formatDuration } from '../format.ts';
 import { appStore, useStore } from '../store.ts';
 import { addToTimeline, loadTimeline, setTimeline, timelineStore } from '../timeline.ts';
-import { Poster } from './Dashboard.tsx';
 import { Icon } from './icons.tsx';
-import { MediaControls, mediaKey, playWithSound } from './MediaControls.tsx';
-import { IconButton } from './UploadPanel.tsx';
-
-/** Stable React keys for items the server has not numbered yet. */
-const keyOf = (item: TimelineItem, i: number) => item.id ?? `new-${i}-${item.videoId}`;
+import { Poster } from './Poster.tsx';
+import { keyOf, SequencePlayer } from './SequencePlayer.tsx';
+import { TimelineRow } from './TimelineRow.tsx';
 
 function move<T>(list: T[], from: number, to: number): T[] {
   const next = [...list];
@@ -73,10 +69,20 @@ export function TimelineView() {
             Timeline <span className="count">{items.length}</span>
           </h2>
           <span className="small muted" aria-live="polite">
-            {saving ? 'Saving…' : items.length ? `Total ${formatDuration(total)} · saved` : ''}
+            {saving
+              ? 'Saving…'
+              : error
+                ? 'Not saved'
+                : items.length
+                  ? `Total ${formatDuration(total)} · saved`
+                  : ''}
           </span>
         </div>
-        {error && <p className="form-error">{error}</p>}
+        {error && (
+          <p className="form-error" role="alert" data-testid="timeline-error">
+            {error}
+          </p>
+        )}
         {loading && items.length === 0 ? (
           <p className="muted">Loading…</p>
         ) : items.length === 0 ? (
@@ -138,210 +144,5 @@ export function TimelineView() {
         )}
       </section>
     </div>
-  );
-}
-
-interface RowProps {
-  item: TimelineItem;
-  index: number;
-  count: number;
-  video: Video | undefined;
-  dragging: boolean;
-  onKeyDown: (e: KeyboardEvent) => void;
-  onDragStart: () => void;
-  onDragEnd: () => void;
-  onDrop: () => void;
-  onMove: (to: number) => void;
-  onChange: (patch: Partial<TimelineItem>) => void;
-  onRemove: () => void;
-}
-
-function TimelineRow({ item, index, count, video, dragging, ...on }: RowProps) {
-  useVideoDetail(video);
-  const [over, setOver] = useState(false);
-  const duration = durationOf(video);
-  const name = video?.name ?? 'Missing video';
-  const [inText, setInText] = useState(String(item.inSeconds));
-  const [outText, setOutText] = useState(item.outSeconds === null ? '' : String(item.outSeconds));
-  useEffect(() => setInText(String(item.inSeconds)), [item.inSeconds]);
-  useEffect(() => setOutText(item.outSeconds === null ? '' : String(item.outSeconds)), [item.outSeconds]);
-
-  const commit = () => {
-    const inS = Math.max(0, Number(inText) || 0);
-    const outS = outText.trim() === '' ? null : Number(outText);
-    if (outS !== null && (!Number.isFinite(outS) || outS <= inS)) {
-      setOutText(item.outSeconds === null ? '' : String(item.outSeconds));
-      return;
-    }
-    if (inS !== item.inSeconds || outS !== item.outSeconds) on.onChange({ inSeconds: inS, outSeconds: outS });
-  };
-
-  return (
-    <li
-      className={`timeline-item${dragging ? ' dragging' : ''}${over ? ' drop-target' : ''}`}
-      // biome-ignore lint/a11y/noNoninteractiveTabindex: a focusable list item carries the Alt+Arrow reorder shortcut.
-      tabIndex={0}
-      draggable
-      aria-label={`Clip ${index + 1} of ${count}: ${name}`}
-      data-testid="timeline-item"
-      data-name={name}
-      onKeyDown={on.onKeyDown}
-      onDragStart={(e) => {
-        e.dataTransfer.effectAllowed = 'move';
-        e.dataTransfer.setData('text/plain', String(index));
-        on.onDragStart();
-      }}
-      onDragEnd={on.onDragEnd}
-      onDragOver={(e) => {
-        e.preventDefault();
-        setOver(true);
-      }}
-      onDragLeave={() => setOver(false)}
-      onDrop={(e) => {
-        e.preventDefault();
-        setOver(false);
-        on.onDrop();
-      }}
-    >
-      <span className="grip" aria-hidden="true">
-        <Icon name="grip" />
-      </span>
-      <span className="pos">{index + 1}</span>
-      {video ? <Poster video={video} /> : <span className="thumb placeholder" />}
-      <div className="timeline-main">
-        <span className="filename">{name}</span>
-        <div className="inout small">
-          <label>
-            In
-            <input
-              type="number"
-              min={0}
-              step={0.1}
-              max={duration ?? undefined}
-              value={inText}
-              aria-label={`In point of ${name}, seconds`}
-              onChange={(e) => setInText(e.target.value)}
-              onBlur={commit}
-              onKeyDown={(e) => e.key === 'Enter' && commit()}
-            />
-          </label>
-          <label>
-            Out
-            <input
-              type="number"
-              min={0}
-              step={0.1}
-              max={duration ?? undefined}
-              placeholder={duration ? duration.toFixed(1) : 'end'}
-              value={outText}
-              aria-label={`Out point of ${name}, seconds`}
-              onChange={(e) => setOutText(e.target.value)}
-              onBlur={commit}
-              onKeyDown={(e) => e.key === 'Enter' && commit()}
-            />
-          </label>
-          <span className="muted">of {formatDuration(duration)}</span>
-        </div>
-      </div>
-      <div className="row-actions">
-        <IconButton icon="up" label={`Move ${name} earlier`} onClick={() => on.onMove(index - 1)} />
-        <IconButton icon="down" label={`Move ${name} later`} onClick={() => on.onMove(index + 1)} />
-        <IconButton icon="trash" label={`Remove ${name} from timeline`} onClick={on.onRemove} />
-      </div>
-    </li>
-  );
-}
-
-/** Plays the clips one after another, each from its in point to its out point. */
-function SequencePlayer({ items, videos }: { items: TimelineItem[]; videos: Record<string, Video> }) {
-  const ref = useRef<HTMLVideoElement>(null);
-  const frame = useRef<HTMLDivElement>(null);
-  const [index, setIndex] = useState(0);
-  const [playing, setPlaying] = useState(false);
-  const item = items[Math.min(index, items.length - 1)];
-  const video = item ? videos[item.videoId] : undefined;
-  const src = video?.outputs?.video ?? undefined;
-
-  const next = () => {
-    if (index + 1 < items.length) setIndex(index + 1);
-    else {
-      setPlaying(false);
-      setIndex(0);
-    }
-  };
-
-  const toggleSequence = () => {
-    if (playing) {
-      ref.current?.pause();
-      setPlaying(false);
-    } else {
-      setPlaying(true);
-      if (ref.current) playWithSound(ref.current);
-    }
-  };
-
-  useEffect(() => {
-    const el = ref.current;
-    if (!el || !item) return;
-    el.currentTime = item.inSeconds;
-    if (playing) playWithSound(el);
-  }, [item, playing]);
-
-  return (
-    <section className="card" aria-labelledby="sequence-title">
-      <div className="card-head">
-        <h2 id="sequence-title">Preview the sequence</h2>
-        <span className="small muted">
-          Clip {index + 1} of {items.length}
-          {video ? ` · ${video.name}` : ''}
-        </span>
-      </div>
-      {/* biome-ignore lint/a11y/noStaticElementInteractions: keys pressed on the video or the controls inside bubble here. */}
-      <div
-        className="player"
-        ref={frame}
-        data-testid="player"
-        onKeyDown={(e) => {
-          // Space and K play the sequence (not only the clip), like the button.
-          if ((e.key === ' ' || e.key === 'k') && (e.target as HTMLElement).tagName !== 'BUTTON') {
-            e.preventDefault();
-            toggleSequence();
-            return;
-          }
-          mediaKey(e, ref.current, frame.current);
-        }}
-      >
-        <video
-          ref={ref}
-          src={src}
-          playsInline
-          tabIndex={0}
-          aria-label="Sequence video (Space plays, arrows seek, M mutes, F fullscreen)"
-          preload="auto"
-          data-testid="sequence-video"
-          onLoadedMetadata={(e) => {
-            if (item) e.currentTarget.currentTime = item.inSeconds;
-            if (playing) playWithSound(e.currentTarget);
-          }}
-          onTimeUpdate={(e) => {
-            if (item?.outSeconds !== null && item && e.currentTarget.currentTime >= item.outSeconds) next();
-          }}
-          onEnded={next}
-        >
-          <track kind="captions" />
-        </video>
-        <div className="player-controls">
-          <button type="button" className="btn" onClick={toggleSequence}>
-            <Icon name={playing ? 'pause' : 'play'} size={14} /> {playing ? 'Pause' : 'Play sequence'}
-          </button>
-          <ol className="sequence-dots" aria-hidden="true">
-            {items.map((it, i) => (
-              <li key={keyOf(it, i)} className={i === index ? 'on' : ''} />
-            ))}
-          </ol>
-          <MediaControls media={ref} frame={frame} />
-        </div>
-      </div>
-    </section>
   );
 }

@@ -28,9 +28,9 @@ export function TopBar() {
               <span className="muted small"> ({me.credits.reserved} reserved)</span>
             )}
           </div>
-          <div className="meter">
+          <div className="meter" title="Storage: every stored byte, originals and their converted outputs">
             <span className="meter-label">Storage</span>
-            <span className="small">
+            <span className="small" data-testid="storage-used">
               {formatBytes(me.storage.usedBytes)} of {formatBytes(me.storage.quotaBytes)}
             </span>
             <progress

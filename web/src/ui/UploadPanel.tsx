@@ -1,8 +1,11 @@
-import { type DragEvent, memo, useCallback, useRef, useState } from 'react';
+import { type DragEvent, useCallback, useRef, useState } from 'react';
 import { formatBytes, formatEta } from '../format.ts';
 import { appStore, useStore } from '../store.ts';
-import { ACTIVE_STATES, type RowState, type UploadRow } from '../uploads/manager.ts';
-import { Icon, type IconName } from './icons.tsx';
+import { skipDuplicate, uploadAnyway } from '../uploads/duplicates.ts';
+import { filesOfDrop, pickWithHandles } from '../uploads/handles.ts';
+import { ACTIVE_STATES } from '../uploads/manager.ts';
+import { Icon } from './icons.tsx';
+import { UploadRowView } from './UploadRow.tsx';
 import { useUploads } from './upload-context.tsx';
 import { ROW_HEIGHT, useRowWindow } from './windowed.ts';
 
@@ -19,7 +22,8 @@ export function UploadPanel() {
   const accept = ['video/*', ...(limits?.acceptedExtensions ?? []).map((e) => `.${e}`)].join(',');
   const maxSize = limits ? formatBytes(limits.maxFileBytes) : undefined;
 
-  const counted = rows.filter((r) => r.state !== 'refused' && r.state !== 'canceled');
+  // Held duplicates are not counted until the person decides to send them.
+  const counted = rows.filter((r) => !['refused', 'canceled', 'duplicate'].includes(r.state));
   const done = counted.filter((r) => r.state === 'complete').length;
   const active = rows.filter((r) => ACTIVE_STATES.includes(r.state));
   const waitingForNet = rows.filter((r) => r.state === 'offline');
@@ -28,6 +32,7 @@ export function UploadPanel() {
   const eta = speed > 0 ? left / speed : null;
   const awaiting = rows.filter((r) => r.state === 'awaiting_file');
   const elsewhere = rows.filter((r) => r.state === 'elsewhere');
+  const duplicates = rows.filter((r) => r.state === 'duplicate');
 
   // A long list renders only the rows near the viewport (1,000 rows stay smooth).
   const listRef = useRef<HTMLUListElement>(null);
@@ -38,10 +43,19 @@ export function UploadPanel() {
     rowInput.current?.click();
   }, []);
 
+  // The browser's file picker with handles where it has one (a reload can then continue without
+  // a pick); the plain input elsewhere.
+  const choose = async () => {
+    const picked = await pickWithHandles(limits?.acceptedExtensions ?? []);
+    if (picked) void m.addFiles(picked);
+    else input.current?.click();
+  };
+
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
     setOver(false);
-    void m.addFiles([...e.dataTransfer.files]);
+    // Dropped files come with handles where the browser gives them: a reload can read them again.
+    void filesOfDrop(e.dataTransfer).then((files) => m.addFiles(files));
   };
 
   return (
@@ -85,6 +99,35 @@ export function UploadPanel() {
         </div>
       )}
 
+      {duplicates.length > 0 && (
+        <div className="banner warn" role="status" data-testid="duplicates-banner">
+          <Icon name="alert" />
+          <span>
+            {duplicates.length === 1 ? '1 file was' : `${duplicates.length} files were`} uploaded before.
+            Nothing of {duplicates.length === 1 ? 'it' : 'them'} is sent until you choose.
+          </span>
+          <span className="spacer" />
+          <button
+            type="button"
+            className="btn small"
+            onClick={() => {
+              for (const r of duplicates) uploadAnyway(m, r.key);
+            }}
+          >
+            Upload all anyway
+          </button>
+          <button
+            type="button"
+            className="btn small ghost"
+            onClick={() => {
+              for (const r of duplicates) skipDuplicate(m, r.key);
+            }}
+          >
+            Skip all
+          </button>
+        </div>
+      )}
+
       {elsewhere.length > 0 && (
         <div className="banner info" role="status" data-testid="elsewhere-banner">
           <Icon name="upload" />
@@ -108,7 +151,7 @@ export function UploadPanel() {
         <Icon name="upload" size={28} />
         <p>
           <strong>Drop videos here</strong> or{' '}
-          <button type="button" className="linklike" onClick={() => input.current?.click()}>
+          <button type="button" className="linklike" onClick={() => void choose()}>
             choose files
           </button>
         </p>
@@ -197,140 +240,5 @@ export function UploadPanel() {
         </>
       )}
     </section>
-  );
-}
-
-const STATE_ICON: Record<RowState, { icon: IconName; label: string; tone: string; spin?: boolean }> = {
-  checking: { icon: 'spinner', label: 'Checking', tone: 'muted', spin: true },
-  refused: { icon: 'alert', label: 'Refused', tone: 'bad' },
-  queued: { icon: 'clock', label: 'Queued', tone: 'muted' },
-  uploading: { icon: 'upload', label: 'Uploading', tone: 'info' },
-  retrying: { icon: 'retry', label: 'Retrying', tone: 'warn' },
-  paused: { icon: 'pause', label: 'Paused', tone: 'muted' },
-  offline: { icon: 'wifiOff', label: 'Waiting for network', tone: 'warn' },
-  complete: { icon: 'check', label: 'Uploaded', tone: 'ok' },
-  failed: { icon: 'alert', label: 'Failed', tone: 'bad' },
-  canceled: { icon: 'x', label: 'Canceled', tone: 'muted' },
-  skipped: { icon: 'skip', label: 'Skipped', tone: 'muted' },
-  awaiting_file: { icon: 'clock', label: 'Interrupted: choose the file again', tone: 'warn' },
-  elsewhere: { icon: 'upload', label: 'Uploading in another tab', tone: 'info' },
-};
-
-const UploadRowView = memo(function UploadRowView({
-  row,
-  onPick,
-  at,
-}: {
-  row: UploadRow;
-  onPick: (key: string) => void;
-  /** Its place in a windowed list: positioned there, and announced as "n of N". */
-  at?: { index: number; of: number } | undefined;
-}) {
-  const m = useUploads();
-  const pct = row.size ? Math.floor((row.bytesSent / row.size) * 100) : 0;
-  // Another tab's upload shows that tab's state (paused, waiting for network, ...) when it is not plain uploading.
-  const remote = row.remoteState ? STATE_ICON[row.remoteState] : undefined;
-  const st =
-    row.state === 'elsewhere' && remote && !['uploading', 'elsewhere'].includes(row.remoteState ?? '')
-      ? { ...remote, label: `${remote.label} in another tab` }
-      : STATE_ICON[row.state];
-  const eta = row.state === 'uploading' && row.speed > 0 ? (row.size - row.bytesSent) / row.speed : null;
-  const showBar = !['refused', 'canceled', 'checking'].includes(row.state);
-  return (
-    <li
-      style={at ? { top: at.index * ROW_HEIGHT } : undefined}
-      aria-posinset={at ? at.index + 1 : undefined}
-      aria-setsize={at?.of}
-      className={`upload-row state-${row.state}`}
-      data-testid="upload-row"
-      data-state={row.state}
-      data-name={row.name}
-    >
-      <span className={`state-icon tone-${st.tone}`}>
-        <Icon name={st.icon} label={st.label} spin={st.spin} />
-      </span>
-      <div className="row-main">
-        <div className="row-title">
-          <span className="filename" title={row.name}>
-            {row.name}
-          </span>
-          <span className="muted small">{formatBytes(row.size)}</span>
-        </div>
-        {showBar && (
-          <div
-            className="bar"
-            role="progressbar"
-            aria-label={`Upload of ${row.name}`}
-            aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={pct}
-          >
-            <div className={`fill tone-${st.tone}`} style={{ width: `${pct}%` }} />
-          </div>
-        )}
-        <div className="row-meta small">
-          {row.reason && (
-            <span className="reason" data-testid="row-reason">
-              {row.reason}
-            </span>
-          )}
-          {/* An interrupted row keeps showing how far the server got, beside why a pick was refused. */}
-          {(!row.reason || row.state === 'awaiting_file') && (
-            <>
-              <span className="pct" data-testid="row-pct">
-                {pct}%
-              </span>
-              <span className="muted">{st.label}</span>
-              {row.state === 'uploading' && row.speed > 0 && (
-                <span className="muted">{formatBytes(row.speed)}/s</span>
-              )}
-              {eta !== null && <span className="muted">{formatEta(eta)}</span>}
-              {row.state === 'retrying' && <span className="muted">attempt {row.retryAttempt}</span>}
-              {row.resumedFrom !== null && row.resumedFrom > 0 && (
-                <span className="muted" data-testid="resumed-from">
-                  resumed at {formatBytes(row.resumedFrom)}
-                </span>
-              )}
-            </>
-          )}
-        </div>
-      </div>
-      <div className="row-actions">
-        {(row.state === 'uploading' || row.state === 'retrying' || row.state === 'queued') && (
-          <IconButton icon="pause" label={`Pause ${row.name}`} onClick={() => m.pause(row.key)} />
-        )}
-        {row.state === 'paused' && (
-          <IconButton icon="play" label={`Resume ${row.name}`} onClick={() => m.resume(row.key)} />
-        )}
-        {(row.state === 'failed' || row.state === 'skipped' || row.state === 'offline') && (
-          <IconButton icon="retry" label={`Retry ${row.name}`} onClick={() => m.retry(row.key)} />
-        )}
-        {(row.state === 'offline' || row.state === 'retrying' || row.state === 'failed') && (
-          <IconButton icon="skip" label={`Skip ${row.name}`} onClick={() => m.skip(row.key)} />
-        )}
-        {row.state === 'awaiting_file' && (
-          <button
-            type="button"
-            className="btn small"
-            onClick={() => onPick(row.key)}
-            aria-label={`Choose the file for ${row.name}`}
-          >
-            Choose file
-          </button>
-        )}
-        {(ACTIVE_STATES.includes(row.state) ||
-          ['failed', 'skipped', 'awaiting_file'].includes(row.state)) && (
-          <IconButton icon="x" label={`Cancel ${row.name}`} onClick={() => void m.cancel(row.key)} />
-        )}
-      </div>
-    </li>
-  );
-});
-
-export function IconButton({ icon, label, onClick }: { icon: IconName; label: string; onClick: () => void }) {
-  return (
-    <button type="button" className="btn icon-only ghost" aria-label={label} title={label} onClick={onClick}>
-      <Icon name={icon} size={16} />
-    </button>
   );
 }

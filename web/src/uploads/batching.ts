@@ -11,11 +11,11 @@ import { Api, ApiError } from '../api.ts';
 export interface BatchFile {
   key: string;
   file: File;
+  /** identity.ts fingerprintOf the file, sent with the session (duplicate detection); null when unknown. */
+  fingerprint?: string | null | undefined;
 }
 
-export interface OpenedFile {
-  key: string;
-  file: File;
+export interface OpenedFile extends BatchFile {
   videoId: string;
   endpoint: string;
   metadata: Record<string, string>;
@@ -43,7 +43,12 @@ export async function openSessions(
     try {
       const session = await Api.createUploadSession(
         projectId,
-        batch.map((a) => ({ name: a.file.name, size: a.file.size, type: a.file.type })),
+        batch.map((a) => ({
+          name: a.file.name,
+          size: a.file.size,
+          type: a.file.type,
+          ...(a.fingerprint ? { fingerprint: a.fingerprint } : {}),
+        })),
       );
       await handlers.opened(
         batch.map((a, i) => {

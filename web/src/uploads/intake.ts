@@ -1,6 +1,8 @@
 import type { UploadLimits } from '../api.ts';
 import { mergeVideos } from '../store.ts';
 import { type BatchFile, type OpenedFile, openSessions } from './batching.ts';
+import { type DuplicateHost, holdDuplicates } from './duplicates.ts';
+import { handleOf, handleStore } from './handles.ts';
 import { fingerprintOf } from './identity.ts';
 import { extensionOf, precheckFile } from './precheck.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
@@ -11,7 +13,7 @@ import type { TabCoordinator } from './tabs.ts';
  * What intake needs of the upload manager: manager.ts hands itself in (and imports this module,
  * so this names the few members it uses instead of importing the class back).
  */
-export interface IntakeHost {
+export interface IntakeHost extends DuplicateHost {
   readonly opts: {
     getProjectId: () => string | null;
     getFreeBytes: () => number;
@@ -60,7 +62,8 @@ export async function queueNewFiles(m: IntakeHost, list: File[]): Promise<void> 
       m.update(a.key, { state: 'refused', reason: c.reason });
     }
   });
-  if (accepted.length) await openFor(m, projectId, accepted, limits?.maxFilesPerSession);
+  const send = accepted.length ? await holdDuplicates(m, accepted) : [];
+  if (send.length) await openFor(m, projectId, send, limits?.maxFilesPerSession);
 }
 
 export async function openFor(
@@ -90,7 +93,7 @@ async function adopt(m: IntakeHost, projectId: string, o: OpenedFile): Promise<v
     size: o.file.size,
     lastModified: o.file.lastModified,
     type: o.file.type,
-    fingerprint: await fingerprintOf(o.file).catch(() => null),
+    fingerprint: o.fingerprint ?? (await fingerprintOf(o.file).catch(() => null)),
     endpoint: o.endpoint,
     metadata: o.metadata,
     uploadUrl: null,
@@ -101,6 +104,8 @@ async function adopt(m: IntakeHost, projectId: string, o: OpenedFile): Promise<v
   await m.tabs.claim(o.videoId);
   m.records.set(o.key, rec);
   resumeRecords.put(rec);
+  const handle = handleOf(o.file);
+  if (handle) await handleStore.save(o.videoId, handle);
   m.update(o.key, { state: 'queued', videoId: o.videoId });
   mergeVideos([{ id: o.videoId, name: o.file.name, status: 'pending_upload', projectId, size: o.file.size }]);
 }

@@ -1,5 +1,6 @@
 import { Api, type Video } from '../api.ts';
 import { appStore } from '../store.ts';
+import { fileFromHandle, handleOf, handleStore } from './handles.ts';
 import { mismatchOf } from './identity.ts';
 import { type ManagerOptions, UploadManager } from './manager.ts';
 import { recordFromServer, unfinishedUploads } from './restore.ts';
@@ -37,7 +38,28 @@ export class Uploader extends UploadManager {
   /** Lists unfinished uploads that this tab has no file for: interrupted, or another tab's. */
   async restore(): Promise<void> {
     const [recs, owned] = await Promise.all([unfinishedUploads(), this.tabs.owned()]);
+    void handleStore.prune(new Set(recs.map((r) => r.videoId)));
     for (const rec of recs) this.showForeign(rec, owned.has(rec.videoId));
+    for (const r of this.rows()) if (r.state === 'awaiting_file') void this.reopen(r.key, false);
+  }
+
+  /**
+   * Continues an interrupted upload from the file handle kept for it (handles.ts), without a
+   * pick: at once when the browser still grants reading it; with `ask` (a click on the row's
+   * "Continue") after asking for permission. The file read is checked like a picked one.
+   */
+  async reopen(key: string, ask: boolean): Promise<void> {
+    const rec = this.records.get(key);
+    if (!rec || this.row(key)?.state !== 'awaiting_file') return;
+    const handle = await handleStore.load(rec.videoId);
+    if (!handle) return;
+    const file = await fileFromHandle(handle, ask);
+    if (this.row(key)?.state !== 'awaiting_file') return;
+    if (file) return this.pickFor(key, file);
+    this.update(key, {
+      reopenable: !ask,
+      ...(ask ? { reason: `“${rec.name}” could not be read again. Choose the file to continue.` } : {}),
+    });
   }
 
   private showForeign(
@@ -81,6 +103,7 @@ export class Uploader extends UploadManager {
       this.records.set(key, fresh);
       this.update(key, { state: 'awaiting_file' });
       void this.showServerOffset(key, fresh);
+      void this.reopen(key, false);
     } else this.removeRow(key);
   }
 
@@ -169,6 +192,9 @@ export class Uploader extends UploadManager {
       this.tabs.whenFree(rec.videoId, () => void this.ownerGone(key));
       return;
     }
+    // A file picked or dropped with a handle: the next reload can read it again by itself.
+    const handle = handleOf(file);
+    if (handle) void handleStore.save(rec.videoId, handle);
     this.update(key, { state: 'queued', reason: null });
     this.pump();
   }

@@ -2,9 +2,11 @@ import type * as tus from 'tus-js-client';
 import type { UploadLimits } from '../api.ts';
 import { createStore, mergeVideos } from '../store.ts';
 import type { BatchFile } from './batching.ts';
+import { handleStore } from './handles.ts';
 import { openFor, queueNewFiles } from './intake.ts';
 import { type ResumeRecord, resumeRecords } from './resume-records.ts';
-import { ACTIVE_STATES, type UploadRow, type UploadState } from './rows.ts';
+import { ACTIVE_STATES, tabView, type UploadRow, type UploadState } from './rows.ts';
+import { SpeedMeter } from './speed.ts';
 import { TabCoordinator } from './tabs.ts';
 import { terminateUpload, uploadUrlOf } from './tus-calls.ts';
 import { createTusUpload, reasonOf } from './tus-upload.ts';
@@ -41,8 +43,9 @@ export class UploadManager {
   /** The File of each row this tab can send. */
   readonly files = new Map<string, File>();
   readonly records = new Map<string, ResumeRecord>();
+  readonly held = new Map<string, BatchFile>();
   private readonly uploads = new Map<string, tus.Upload>();
-  private readonly lastSample = new Map<string, { at: number; bytes: number }>();
+  private readonly speed = new SpeedMeter();
   private readonly chunkSize: number;
   private seq = 0;
   private disposed = false;
@@ -82,6 +85,7 @@ export class UploadManager {
   removeRow(key: string): void {
     this.files.delete(key);
     this.records.delete(key);
+    this.held.delete(key);
     this.store.set((s) => ({ rows: s.rows.filter((r) => r.key !== key) }));
   }
 
@@ -113,7 +117,7 @@ export class UploadManager {
     const rec = this.records.get(key);
     if (!file || !rec) return;
     this.update(key, { state: 'uploading', reason: null, speed: 0 });
-    this.lastSample.delete(key);
+    this.speed.forget(key);
     let upload = this.uploads.get(key);
     if (!upload) {
       upload = createTusUpload(file, rec, this.chunkSize, {
@@ -132,17 +136,9 @@ export class UploadManager {
   }
 
   private onProgress(key: string, sent: number): void {
-    const now = performance.now();
     const row = this.row(key);
     if (!row) return;
-    const last = this.lastSample.get(key);
-    let speed = row.speed;
-    if (!last) this.lastSample.set(key, { at: now, bytes: sent });
-    else if (now - last.at >= 250) {
-      const inst = ((sent - last.bytes) * 1000) / (now - last.at);
-      speed = speed ? speed * 0.7 + inst * 0.3 : inst;
-      this.lastSample.set(key, { at: now, bytes: sent });
-    }
+    const speed = this.speed.sample(key, sent, row.speed);
     const state = row.state === 'retrying' ? 'uploading' : row.state;
     this.update(key, { bytesSent: sent, speed, ...(state !== row.state ? { state } : {}) });
     if (row.videoId) this.tabs.progress(tabView({ ...row, bytesSent: sent, state }));
@@ -152,11 +148,12 @@ export class UploadManager {
     const rec = this.records.get(key);
     this.files.delete(key);
     this.uploads.delete(key);
-    this.lastSample.delete(key);
+    this.speed.forget(key);
     const row = this.row(key);
     this.update(key, { state: 'complete', bytesSent: row?.size ?? 0, speed: 0 });
     if (rec) {
       resumeRecords.remove(rec.videoId);
+      void handleStore.forget(rec.videoId);
       this.tabs.release(rec.videoId, 'complete');
       mergeVideos([{ id: rec.videoId, status: 'uploaded' }]);
     }
@@ -252,6 +249,7 @@ export class UploadManager {
       return;
     }
     const outcome = await terminateUpload(rec.uploadUrl ?? uploadUrlOf(rec.endpoint, rec.videoId));
+    if (outcome.ended || outcome.finished) void handleStore.forget(rec.videoId);
     if (outcome.ended) {
       this.files.delete(key);
       resumeRecords.remove(rec.videoId);
@@ -294,8 +292,4 @@ export class UploadManager {
       .filter((r) => ACTIVE_STATES.includes(r.state))
       .reduce((a, r) => a + Math.max(0, r.size - r.bytesSent), 0);
   }
-}
-
-function tabView(r: UploadRow) {
-  return { videoId: r.videoId!, name: r.name, size: r.size, bytesSent: r.bytesSent, state: r.state };
 }

@@ -12,7 +12,9 @@ export type RowState =
   | 'skipped'
   | 'awaiting_file'
   /** Another tab of this browser owns the upload (tabs.ts); this one only shows its progress. */
-  | 'elsewhere';
+  | 'elsewhere'
+  /** This user uploaded the same file before (duplicates.ts): held until "Upload anyway" or "Skip". */
+  | 'duplicate';
 
 export interface UploadRow {
   key: string;
@@ -32,6 +34,10 @@ export interface UploadRow {
   retryAttempt: number;
   /** For an `elsewhere` row: the owner tab's row state (uploading, paused, offline, ...). */
   remoteState?: RowState;
+  /** For an `awaiting_file` row: a file handle is kept, reading it needs the person's permission. */
+  reopenable?: boolean;
+  /** For a `duplicate` row: the video this file was uploaded as already. */
+  duplicateOf?: { videoId: string; name: string; status: string };
 }
 
 export interface UploadState {
@@ -58,4 +64,9 @@ export function blankRow(key: string, name: string, size: number): UploadRow {
     resumedFrom: null,
     retryAttempt: 0,
   };
+}
+
+/** What other tabs are told of one of this tab's uploads (tabs.ts). */
+export function tabView(r: UploadRow) {
+  return { videoId: r.videoId!, name: r.name, size: r.size, bytesSent: r.bytesSent, state: r.state };
 }

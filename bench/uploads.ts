@@ -17,7 +17,9 @@ import { jsonRequest, tusUpload, type UploadTarget } from './lib/tus-client.ts';
  * BENCH_MODES=chunked,single,concurrent (a subset),
  * BENCH_NODE_ARGS="--flag ..." (node options for ALL three server processes alike, to try V8/GC
  * flags fairly; default: the options `npm start` gives `node src/main.ts` in package.json, so
- * Clipdock runs as in production and the baselines get the same flags).
+ * Clipdock runs as in production and the baselines get the same flags),
+ * BENCH_MEM_TRACE=1 (every server also loads bench/lib/mem-probe.ts and the bench prints where its
+ * memory grew: process.memoryUsage() peaks above idle and GC counts).
  */
 const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MiB;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -36,6 +38,15 @@ async function startScriptNodeArgs(): Promise<string> {
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? (await startScriptNodeArgs())).split(/\s+/).filter(Boolean);
 const DATA = path.join(ROOT, 'bench', '.data');
 const PROFILE_DIR = path.join(DATA, 'profiles');
+const MEM_TRACE = process.env.BENCH_MEM_TRACE === '1';
+const PROBE = new URL('./lib/mem-probe.ts', import.meta.url).href;
+
+/** Node options and environment that load the memory probe into a server (BENCH_MEM_TRACE=1). */
+function probeOptions(file: string): { nodeArgs: string[]; env: Record<string, string> } {
+  return MEM_TRACE
+    ? { nodeArgs: ['--import', PROBE], env: { BENCH_MEM_TRACE: file } }
+    : { nodeArgs: [], env: {} };
+}
 
 interface Mode {
   key: 'chunked' | 'single' | 'concurrent';
@@ -62,6 +73,8 @@ const MODES = ALL_MODES.filter((m) =>
 interface Subject {
   name: string;
   server: ServerProcess;
+  /** Where the memory probe writes its summary (BENCH_MEM_TRACE=1). */
+  probeFile: string;
   targets(count: number, size: number): Promise<UploadTarget[]>;
   clear(): Promise<void>;
 }
@@ -73,16 +86,20 @@ async function emptyDir(dir: string): Promise<void> {
 }
 
 async function bareSubject(name: string, script: string, dir: string): Promise<Subject> {
+  const probeFile = `${dir}.mem.json`;
+  const probe = probeOptions(probeFile);
   const server = await startServer({
     name,
     script: path.join(ROOT, 'bench', 'servers', script),
     args: [dir],
-    nodeArgs: NODE_ARGS,
+    nodeArgs: [...NODE_ARGS, ...probe.nodeArgs],
+    env: probe.env,
     ready: /LISTENING (\d+)/,
   });
   return {
     name,
     server,
+    probeFile,
     targets: async (count) => Array.from({ length: count }, () => ({ endpoint: `${server.url}/files` })),
     clear: () => emptyDir(dir),
   };
@@ -90,7 +107,10 @@ async function bareSubject(name: string, script: string, dir: string): Promise<S
 
 /** A real Clipdock node (`node src/main.ts`, embedded PostgreSQL, local-disk storage). */
 async function clipdockSubject(dataDir: string): Promise<Subject> {
+  const probeFile = `${dataDir}.mem.json`;
+  const probe = probeOptions(probeFile);
   const env: Record<string, string> = {
+    ...probe.env,
     PORT: '0',
     HOST: '127.0.0.1',
     CLIPDOCK_DATA_DIR: dataDir,
@@ -110,6 +130,7 @@ async function clipdockSubject(dataDir: string): Promise<Subject> {
     env,
     nodeArgs: [
       ...NODE_ARGS,
+      ...probe.nodeArgs,
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
     ],
     ready: /Clipdock is ready: https?:\/\/[^\s:]+:(\d+)/,
@@ -124,6 +145,7 @@ async function clipdockSubject(dataDir: string): Promise<Subject> {
   return {
     name: 'Clipdock',
     server,
+    probeFile,
     async targets(count, size) {
       const res = await jsonRequest<{
         files: Array<{ upload: { endpoint: string; metadata: Record<string, string> } }>;
@@ -198,6 +220,40 @@ async function perPatchMs(subject: Subject, input: string): Promise<number> {
   return ms / (PROBE_SIZE / PROBE_CHUNK);
 }
 
+const verdictOf = (r: number, target: number | undefined) =>
+  target === undefined ? '' : r >= target ? 'met' : 'MISSED';
+
+/** Stops the servers (the probe reports on SIGTERM) and prints where each one's memory grew. */
+async function printMemory(subjects: Subject[]): Promise<void> {
+  const rows: string[][] = [];
+  for (const s of subjects) {
+    await s.server.stop();
+    const m = JSON.parse(await readFile(s.probeFile, 'utf8').catch(() => '{}')) as Record<string, number> & {
+      gc?: Record<string, number>;
+    };
+    rows.push([
+      s.name,
+      ...['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'].map((f) => fmt(m[`${f}PeakGrowth`])),
+      `${m.gc?.minor ?? '–'} / ${m.gc?.major ?? '–'} / ${m.gc?.incremental ?? '–'}`,
+      fmt(m.gc?.ms),
+    ]);
+  }
+  console.log('\nMemory (process.memoryUsage() every 20 ms: peak above idle, MiB; V8 GCs)\n');
+  printTable(
+    [
+      'server',
+      'rss',
+      'heapTotal',
+      'heapUsed',
+      'external',
+      'arrayBuffers',
+      'GCs minor / major / incr.',
+      'GC ms',
+    ],
+    rows,
+  );
+}
+
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toFixed(digits));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -239,6 +295,7 @@ export async function run(): Promise<void> {
     const before = new Map<Subject, number>();
     const samplers = new Map<Subject, ReturnType<typeof sampleRss>>();
     for (const s of subjects) {
+      if (MEM_TRACE) process.kill(s.server.pid, 'SIGUSR2');
       before.set(s, await rssOf(s.server.pid));
       samplers.set(s, sampleRss(s.server.pid));
     }
@@ -283,35 +340,44 @@ export async function run(): Promise<void> {
       ]),
     );
 
-    if (subjects.length < 3 || MODES.length < ALL_MODES.length) return;
-    const [sink, tus, clip] = subjects as [Subject, Subject, Subject];
-    const mode = (k: Mode['key']) => MODES.find((m) => m.key === k)!;
-    const ratio = (a: Subject, b: Subject, k: Mode['key']) => best(a, mode(k)) / best(b, mode(k));
-    const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
-    const clipGrowth = (peak.get(clip)! - before.get(clip)!) / MiB;
-    console.log('\nRatios (best against best)\n');
-    printTable(
-      ['ratio', 'value', 'target', ''],
-      [
-        [
-          'Clipdock / bare sink, 10 MiB chunks',
-          fmt(ratio(clip, sink, 'chunked'), 2),
-          '≥ 0.80',
-          verdict(ratio(clip, sink, 'chunked') >= 0.8),
-        ],
-        [
-          'Clipdock / bare sink, one PATCH',
-          fmt(ratio(clip, sink, 'single'), 2),
-          '≥ 0.90',
-          verdict(ratio(clip, sink, 'single') >= 0.9),
-        ],
-        ['Clipdock / bare sink, 8× concurrent', fmt(ratio(clip, sink, 'concurrent'), 2), '–', ''],
-        ['bare tus / bare sink, 10 MiB chunks', fmt(ratio(tus, sink, 'chunked'), 2), '–', ''],
-        ['bare tus / bare sink, one PATCH', fmt(ratio(tus, sink, 'single'), 2), '–', ''],
-        ['bare tus / bare sink, 8× concurrent', fmt(ratio(tus, sink, 'concurrent'), 2), '–', ''],
-        ['Clipdock RSS growth (MiB)', fmt(clipGrowth), '≤ 64', verdict(clipGrowth <= 64)],
-      ],
-    );
+    if (MEM_TRACE) await printMemory(subjects);
+
+    const find = (name: string) => subjects.find((s) => s.name === name);
+    const [sink, tus, clip] = [find('bare sink'), find('bare @tus/server'), find('Clipdock')];
+    const has = (k: Mode['key']) => MODES.find((m) => m.key === k);
+    const ratioRow = (
+      label: string,
+      a: Subject | undefined,
+      b: Subject | undefined,
+      k: Mode['key'],
+      target?: number,
+    ): string[][] => {
+      const m = has(k);
+      if (!a || !b || !m) return [];
+      const r = best(a, m) / best(b, m);
+      return [
+        [label, fmt(r, 2), target === undefined ? '–' : `≥ ${target.toFixed(2)}`, verdictOf(r, target)],
+      ];
+    };
+    const growth = (s: Subject) => (peak.get(s)! - before.get(s)!) / MiB;
+    // Issue 13's two goals first, side by side, from this one run.
+    const goals = [
+      ...(clip
+        ? [['Clipdock RSS growth (MiB)', fmt(growth(clip)), '≤ 64', growth(clip) <= 64 ? 'met' : 'MISSED']]
+        : []),
+      ...ratioRow('Clipdock / bare @tus/server, 8× concurrent', clip, tus, 'concurrent', 1),
+    ];
+    const rest = [
+      ...ratioRow('Clipdock / bare sink, 10 MiB chunks', clip, sink, 'chunked', 0.8),
+      ...ratioRow('Clipdock / bare sink, one PATCH', clip, sink, 'single', 0.9),
+      ...ratioRow('Clipdock / bare sink, 8× concurrent', clip, sink, 'concurrent'),
+      ...ratioRow('Clipdock / bare @tus/server, 10 MiB chunks', clip, tus, 'chunked'),
+      ...ratioRow('Clipdock / bare @tus/server, one PATCH', clip, tus, 'single'),
+      ...ratioRow('bare tus / bare sink, 8× concurrent', tus, sink, 'concurrent'),
+    ];
+    if (goals.length + rest.length === 0) return;
+    console.log('\nRatios (best against best; the first two are the goals of issue 13)\n');
+    printTable(['ratio', 'value', 'target', ''], [...goals, ...rest]);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

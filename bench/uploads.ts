@@ -1,5 +1,5 @@
 import { randomFill } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { rssOf, type ServerProcess, sampleRss, startServer } from './lib/child.ts';
@@ -19,7 +19,8 @@ import { jsonRequest, tusUpload, type UploadTarget } from './lib/tus-client.ts';
  * flags fairly; default: the options `npm start` gives `node src/main.ts` in package.json, so
  * Clipdock runs as in production and the baselines get the same flags),
  * BENCH_MEM_TRACE=1 (every server also loads bench/lib/mem-probe.ts and the bench prints where its
- * memory grew: process.memoryUsage() peaks above idle and GC counts).
+ * memory grew: process.memoryUsage() peaks above idle and GC counts; with BENCH_HEAP_PROF=1 also
+ * an allocation profile of each, garbage included, kept in bench/.data/profiles/).
  */
 const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MiB;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -228,6 +229,15 @@ async function printMemory(subjects: Subject[]): Promise<void> {
   const rows: string[][] = [];
   for (const s of subjects) {
     await s.server.stop();
+    const heapProfile = `${s.probeFile}.heapprofile`;
+    if (process.env.BENCH_HEAP_PROF === '1') {
+      await mkdir(PROFILE_DIR, { recursive: true });
+      const kept = path.join(PROFILE_DIR, `${s.name.replace(/\W+/g, '-')}-${Date.now()}.heapprofile`);
+      await copyFile(heapProfile, kept).then(
+        () => console.log(`allocation profile of ${s.name}: ${kept}`),
+        () => {},
+      );
+    }
     const m = JSON.parse(await readFile(s.probeFile, 'utf8').catch(() => '{}')) as Record<string, number> & {
       gc?: Record<string, number>;
     };

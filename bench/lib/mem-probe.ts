@@ -1,11 +1,13 @@
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 
 /**
  * Loaded into a server under test with `node --import <this file>` when BENCH_MEM_TRACE names a
  * file: samples process.memoryUsage() every 20 ms and counts GCs, and when the process gets
  * SIGTERM writes the peak of each figure (MiB, above the first sample) and the GC counts to that
- * file as JSON. SIGUSR2 restarts the measurement (the bench sends it once the server is ready). A measurement aid only: it changes nothing the server does.
+ * file as JSON. With BENCH_HEAP_PROF=1 it also samples every allocation (garbage included) and
+ * writes a heap profile beside it (`<file>.heapprofile`, for Chrome DevTools). SIGUSR2 restarts the measurement (the bench sends it once the server is ready). A measurement aid only: it changes nothing the server does.
  */
 const out = process.env.BENCH_MEM_TRACE;
 if (out) {
@@ -33,9 +35,24 @@ if (out) {
       gc.ms += e.duration;
     }
   }).observe({ entryTypes: ['gc'] });
+  const heapProf = process.env.BENCH_HEAP_PROF === '1' ? new Session() : undefined;
+  heapProf?.connect();
+  const startHeapProf = () => {
+    heapProf?.post('HeapProfiler.stopSampling', () => {
+      heapProf.post('HeapProfiler.startSampling', {
+        samplingInterval: 16384,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    });
+  };
   reset();
+  startHeapProf();
   // The bench sends SIGUSR2 once the server is up: growth counts from there.
-  process.on('SIGUSR2', reset);
+  process.on('SIGUSR2', () => {
+    reset();
+    startHeapProf();
+  });
   process.prependListener('SIGTERM', () => {
     const summary: Record<string, number> = {};
     for (const f of fields) {
@@ -43,5 +60,8 @@ if (out) {
       summary[`${f}PeakGrowth`] = Math.round((peak[f]! - first[f]) / MiB);
     }
     writeFileSync(out, JSON.stringify({ ...summary, gc: { ...gc, ms: Math.round(gc.ms) } }));
+    heapProf?.post('HeapProfiler.stopSampling', (err, res) => {
+      if (!err) writeFileSync(`${out}.heapprofile`, JSON.stringify(res.profile));
+    });
   });
 }

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomFill } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -197,7 +198,29 @@ async function makeInput(file: string): Promise<void> {
   }
 }
 
+/** Dirty + Writeback of the page cache, in bytes (/proc/meminfo). */
+async function unwrittenBytes(): Promise<number> {
+  const info = await readFile('/proc/meminfo', 'utf8').catch(() => '');
+  let kib = 0;
+  for (const m of info.matchAll(/^(?:Dirty|Writeback):\s+(\d+) kB/gm)) kib += Number(m[1]);
+  return kib * 1024;
+}
+
+/**
+ * Waits until the disk has caught up with what the previous measurement wrote. Otherwise the
+ * server measured next (always the same one, in the same order) starts with gigabytes still
+ * being written back and is throttled by the kernel sooner: 8 × 1 GiB is past the default dirty
+ * limits on most machines.
+ */
+async function settleDisk(): Promise<void> {
+  await promisify(execFile)('sync').catch(() => {});
+  for (let i = 0; i < 600 && (await unwrittenBytes()) > 64 * MiB; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function measure(subject: Subject, input: string, mode: Mode): Promise<number> {
+  await settleDisk();
   const targets = await subject.targets(mode.uploads, SIZE);
   const t0 = performance.now();
   await Promise.all(targets.map((t) => tusUpload(t, input, SIZE, mode.chunk)));

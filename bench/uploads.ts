@@ -73,10 +73,19 @@ const MODES = ALL_MODES.filter((m) =>
 async function measure(subject: Subject, input: string, mode: Mode): Promise<number> {
   await settleDisk();
   const targets = await subject.targets(mode.uploads, SIZE);
+  const patches = targets.map(() => [] as number[]);
   const t0 = performance.now();
-  await Promise.all(targets.map((t) => tusUpload(t, input, SIZE, mode.chunk)));
+  await Promise.all(targets.map((t, i) => tusUpload(t, input, SIZE, mode.chunk, patches[i])));
   const seconds = (performance.now() - t0) / 1000;
   await subject.clear();
+  if (mode.uploads > 1) {
+    // Where the time went: a PATCH's bytes, or the last PATCH's finish (rename, commit).
+    const last = patches.map((p) => p.at(-1) ?? 0);
+    const others = patches.flatMap((p) => p.slice(0, -1));
+    console.log(
+      `    ${subject.name}: PATCH median ${fmt(median(others))} ms, last PATCH (with the finish) median ${fmt(median(last))} / max ${fmt(Math.max(...last))} ms`,
+    );
+  }
   return (mode.uploads * SIZE) / MiB / seconds;
 }
 

@@ -1,23 +1,35 @@
-import { randomFill } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { rssOf, type ServerProcess, sampleRss, startServer } from './lib/child.ts';
+import { rssOf, sampleRss } from './lib/child.ts';
+import { makeInput, settleDisk } from './lib/disk.ts';
+import { printMemory } from './lib/mem-report.ts';
 import { MiB, printTable, section } from './lib/table.ts';
-import { jsonRequest, tusUpload, type UploadTarget } from './lib/tus-client.ts';
+import { tusUpload } from './lib/tus-client.ts';
+import { bareSubject, clipdockSubject, MEM_TRACE, type Subject } from './lib/upload-subjects.ts';
 
 /**
  * Upload throughput: Clipdock's tus endpoint beside a bare pipeline(req, createWriteStream) sink
  * and a bare @tus/server + FileStore, each in its own process, all driven by the same lean
- * client, interleaved (rep by rep, mode by mode) so background load hits all three alike.
+ * client, interleaved (rep by rep, mode by mode, the order rotating each rep) so background load
+ * hits all three alike.
  *
  * Env: BENCH_UPLOAD_MIB (file size, default 1024), BENCH_REPEATS (default 3; the best run counts),
  * BENCH_CPU_PROF=1 (Clipdock writes a V8 CPU profile to bench/.data/profiles/ when it stops; kept),
- * BENCH_SERVERS=sink,tus,clipdock (a subset, for profiling; ratios need all three),
+ * BENCH_SERVERS=sink,tus,clipdock (a subset, for profiling; a ratio is printed when both of its
+ * servers ran),
  * BENCH_MODES=chunked,single,concurrent (a subset),
  * BENCH_NODE_ARGS="--flag ..." (node options for ALL three server processes alike, to try V8/GC
  * flags fairly; default: the options `npm start` gives `node src/main.ts` in package.json, so
- * Clipdock runs as in production and the baselines get the same flags).
+ * Clipdock runs as in production and the baselines get the same flags),
+ * BENCH_MEM_TRACE=1 (every server also loads bench/lib/mem-probe.ts and the bench prints where its
+ * memory grew: process.memoryUsage() peaks above idle and GC counts; with BENCH_HEAP_PROF=1 also
+ * an allocation profile of each, garbage included, kept in bench/.data/profiles/).
+ * Clipdock sizes libuv's thread pool itself (16, src/threadpool.ts) unless UV_THREADPOOL_SIZE is
+ * set; the baselines keep libuv's 4. UV_THREADPOOL_SIZE=16 in the bench's environment gives all
+ * three servers the same pool.
  */
 const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MiB;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -36,7 +48,7 @@ async function startScriptNodeArgs(): Promise<string> {
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? (await startScriptNodeArgs())).split(/\s+/).filter(Boolean);
 const DATA = path.join(ROOT, 'bench', '.data');
 const PROFILE_DIR = path.join(DATA, 'profiles');
-
+const startOptions = { nodeArgs: NODE_ARGS, profileDir: PROFILE_DIR, maxFiles: CONCURRENCY };
 interface Mode {
   key: 'chunked' | 'single' | 'concurrent';
   label: string;
@@ -58,128 +70,22 @@ const MODES = ALL_MODES.filter((m) =>
   (process.env.BENCH_MODES ?? 'chunked,single,concurrent').split(',').includes(m.key),
 );
 
-/** One server under test: how to start it, where to upload, how to free its disk between runs. */
-interface Subject {
-  name: string;
-  server: ServerProcess;
-  targets(count: number, size: number): Promise<UploadTarget[]>;
-  clear(): Promise<void>;
-}
-
-async function emptyDir(dir: string): Promise<void> {
-  for (const entry of await readdir(dir).catch(() => [] as string[])) {
-    await rm(path.join(dir, entry), { recursive: true, force: true });
-  }
-}
-
-async function bareSubject(name: string, script: string, dir: string): Promise<Subject> {
-  const server = await startServer({
-    name,
-    script: path.join(ROOT, 'bench', 'servers', script),
-    args: [dir],
-    nodeArgs: NODE_ARGS,
-    ready: /LISTENING (\d+)/,
-  });
-  return {
-    name,
-    server,
-    targets: async (count) => Array.from({ length: count }, () => ({ endpoint: `${server.url}/files` })),
-    clear: () => emptyDir(dir),
-  };
-}
-
-/** A real Clipdock node (`node src/main.ts`, embedded PostgreSQL, local-disk storage). */
-async function clipdockSubject(dataDir: string): Promise<Subject> {
-  const env: Record<string, string> = {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    CLIPDOCK_DATA_DIR: dataDir,
-    // The API alone: the worker would start probing the (random) uploads mid-measurement.
-    CLIPDOCK_ROLE: 'api',
-    LOG_LEVEL: 'warn',
-    STARTING_CREDITS: '1000000',
-    STORAGE_QUOTA_BYTES: String(1024 ** 4),
-    MAX_FILES_PER_SESSION: String(CONCURRENCY),
-    DATABASE_URL: '',
-    STORAGE_DRIVER: 'fs',
-  };
-  const server = await startServer({
-    name: 'Clipdock',
-    script: path.join(ROOT, 'src', 'main.ts'),
-    cwd: ROOT,
-    env,
-    nodeArgs: [
-      ...NODE_ARGS,
-      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
-    ],
-    ready: /Clipdock is ready: https?:\/\/[^\s:]+:(\d+)/,
-    timeoutMs: 180_000,
-  });
-  const signup = await jsonRequest<{ token: string }>('POST', `${server.url}/api/auth/signup`, {
-    email: `bench-${Date.now()}@example.com`,
-    password: 'bench password 123',
-  });
-  if (signup.status !== 201) throw new Error(`Clipdock signup failed: ${signup.status}`);
-  const auth = { authorization: `Bearer ${signup.json.token}` };
-  return {
-    name: 'Clipdock',
-    server,
-    async targets(count, size) {
-      const res = await jsonRequest<{
-        files: Array<{ upload: { endpoint: string; metadata: Record<string, string> } }>;
-      }>(
-        'POST',
-        `${server.url}/api/upload-sessions`,
-        {
-          files: Array.from({ length: count }, (_, i) => ({
-            name: `bench-${i}.mp4`,
-            size,
-            type: 'video/mp4',
-          })),
-        },
-        auth,
-      );
-      if (res.status !== 201)
-        throw new Error(`upload session refused: ${res.status} ${JSON.stringify(res.json)}`);
-      return res.json.files.map((f) => ({
-        endpoint: f.upload.endpoint,
-        metadata: f.upload.metadata,
-        headers: auth,
-      }));
-    },
-    // Finished uploads are renamed into storage; the database rows stay (they are tiny).
-    clear: () => emptyDir(path.join(dataDir, 'storage', 'videos')),
-  };
-}
-
-/** An input the content sniffer accepts: an MP4 `ftyp` box, then random bytes. */
-async function makeInput(file: string): Promise<void> {
-  const fh = await open(file, 'w');
-  try {
-    const ftyp = Buffer.alloc(24);
-    ftyp.writeUInt32BE(24, 0);
-    ftyp.write('ftypisom', 4, 'latin1');
-    ftyp.writeUInt32BE(0x200, 12);
-    ftyp.write('isommp41', 16, 'latin1');
-    await fh.write(ftyp);
-    const buf = Buffer.alloc(8 * MiB);
-    for (let written = ftyp.length; written < SIZE; ) {
-      const n = Math.min(buf.length, SIZE - written);
-      await promisify(randomFill)(buf);
-      await fh.write(buf, 0, n);
-      written += n;
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
 async function measure(subject: Subject, input: string, mode: Mode): Promise<number> {
+  await settleDisk();
   const targets = await subject.targets(mode.uploads, SIZE);
+  const patches = targets.map(() => [] as number[]);
   const t0 = performance.now();
-  await Promise.all(targets.map((t) => tusUpload(t, input, SIZE, mode.chunk)));
+  await Promise.all(targets.map((t, i) => tusUpload(t, input, SIZE, mode.chunk, patches[i])));
   const seconds = (performance.now() - t0) / 1000;
   await subject.clear();
+  if (mode.uploads > 1) {
+    // Where the time went: a PATCH's bytes, or the last PATCH's finish (rename, commit).
+    const last = patches.map((p) => p.at(-1) ?? 0);
+    const others = patches.flatMap((p) => p.slice(0, -1));
+    console.log(
+      `    ${subject.name}: PATCH median ${fmt(median(others))} ms, last PATCH (with the finish) median ${fmt(median(last))} / max ${fmt(Math.max(...last))} ms`,
+    );
+  }
   return (mode.uploads * SIZE) / MiB / seconds;
 }
 
@@ -198,6 +104,9 @@ async function perPatchMs(subject: Subject, input: string): Promise<number> {
   return ms / (PROBE_SIZE / PROBE_CHUNK);
 }
 
+const verdictOf = (r: number, target: number | undefined) =>
+  target === undefined ? '' : r >= target ? 'met' : 'MISSED';
+
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toFixed(digits));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -208,6 +117,16 @@ const median = (xs: number[]) => {
 export async function run(): Promise<void> {
   section(`Uploads: ${SIZE / MiB} MiB per file, best of ${REPEATS}`);
   console.log(`node options of every server process: ${NODE_ARGS.join(' ') || '(none)'}`);
+  const commit = await promisify(execFile)('git', ['describe', '--always', '--dirty'], { cwd: ROOT }).then(
+    (r) => r.stdout.trim(),
+    () => 'unknown',
+  );
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ');
+  console.log(`commit ${commit}, ${new Date().toISOString()}, load average (1/5/15 min) ${load()}`);
   const runDir = path.join(DATA, `uploads-${process.pid}-${Date.now()}`);
   await mkdir(runDir, { recursive: true });
   const subjects: Subject[] = [];
@@ -223,22 +142,25 @@ export async function run(): Promise<void> {
   try {
     const input = path.join(runDir, 'input.mp4');
     console.log(`generating ${SIZE / MiB} MiB input ...`);
-    await makeInput(input);
+    await makeInput(input, SIZE);
 
     if (wanted('sink')) {
-      subjects.push(await bareSubject('bare sink', 'bare-sink.ts', path.join(runDir, 'sink')));
+      subjects.push(await bareSubject('bare sink', 'bare-sink.ts', path.join(runDir, 'sink'), startOptions));
     }
     if (wanted('tus')) {
-      subjects.push(await bareSubject('bare @tus/server', 'bare-tus.ts', path.join(runDir, 'tus')));
+      subjects.push(
+        await bareSubject('bare @tus/server', 'bare-tus.ts', path.join(runDir, 'tus'), startOptions),
+      );
     }
     if (wanted('clipdock')) {
       console.log('starting Clipdock (embedded PostgreSQL) ...');
-      subjects.push(await clipdockSubject(path.join(runDir, 'clipdock')));
+      subjects.push(await clipdockSubject(path.join(runDir, 'clipdock'), startOptions));
     }
 
     const before = new Map<Subject, number>();
     const samplers = new Map<Subject, ReturnType<typeof sampleRss>>();
     for (const s of subjects) {
+      if (MEM_TRACE) process.kill(s.server.pid, 'SIGUSR2');
       before.set(s, await rssOf(s.server.pid));
       samplers.set(s, sampleRss(s.server.pid));
     }
@@ -246,8 +168,10 @@ export async function run(): Promise<void> {
     const results = new Map<string, number[]>();
     const key = (s: Subject, m: Mode) => `${s.name}/${m.key}`;
     for (let rep = 1; rep <= REPEATS; rep++) {
+      // Each repeat starts with the next server, so none is always the one measured last.
+      const order = subjects.map((_, i) => subjects[(i + rep - 1) % subjects.length]!);
       for (const mode of MODES) {
-        for (const s of subjects) {
+        for (const s of order) {
           const mibs = await measure(s, input, mode);
           results.set(key(s, mode), [...(results.get(key(s, mode)) ?? []), mibs]);
           console.log(
@@ -256,6 +180,7 @@ export async function run(): Promise<void> {
         }
       }
     }
+    console.log(`load average (1/5/15 min) at the end of the runs: ${load()}`);
     const patchMs = new Map<Subject, number>();
     for (const s of subjects) patchMs.set(s, await perPatchMs(s, input));
     const peak = new Map<Subject, number>();
@@ -283,35 +208,44 @@ export async function run(): Promise<void> {
       ]),
     );
 
-    if (subjects.length < 3 || MODES.length < ALL_MODES.length) return;
-    const [sink, tus, clip] = subjects as [Subject, Subject, Subject];
-    const mode = (k: Mode['key']) => MODES.find((m) => m.key === k)!;
-    const ratio = (a: Subject, b: Subject, k: Mode['key']) => best(a, mode(k)) / best(b, mode(k));
-    const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
-    const clipGrowth = (peak.get(clip)! - before.get(clip)!) / MiB;
-    console.log('\nRatios (best against best)\n');
-    printTable(
-      ['ratio', 'value', 'target', ''],
-      [
-        [
-          'Clipdock / bare sink, 10 MiB chunks',
-          fmt(ratio(clip, sink, 'chunked'), 2),
-          '≥ 0.80',
-          verdict(ratio(clip, sink, 'chunked') >= 0.8),
-        ],
-        [
-          'Clipdock / bare sink, one PATCH',
-          fmt(ratio(clip, sink, 'single'), 2),
-          '≥ 0.90',
-          verdict(ratio(clip, sink, 'single') >= 0.9),
-        ],
-        ['Clipdock / bare sink, 8× concurrent', fmt(ratio(clip, sink, 'concurrent'), 2), '–', ''],
-        ['bare tus / bare sink, 10 MiB chunks', fmt(ratio(tus, sink, 'chunked'), 2), '–', ''],
-        ['bare tus / bare sink, one PATCH', fmt(ratio(tus, sink, 'single'), 2), '–', ''],
-        ['bare tus / bare sink, 8× concurrent', fmt(ratio(tus, sink, 'concurrent'), 2), '–', ''],
-        ['Clipdock RSS growth (MiB)', fmt(clipGrowth), '≤ 64', verdict(clipGrowth <= 64)],
-      ],
-    );
+    if (MEM_TRACE) await printMemory(subjects, PROFILE_DIR);
+
+    const find = (name: string) => subjects.find((s) => s.name === name);
+    const [sink, tus, clip] = [find('bare sink'), find('bare @tus/server'), find('Clipdock')];
+    const has = (k: Mode['key']) => MODES.find((m) => m.key === k);
+    const ratioRow = (
+      label: string,
+      a: Subject | undefined,
+      b: Subject | undefined,
+      k: Mode['key'],
+      target?: number,
+    ): string[][] => {
+      const m = has(k);
+      if (!a || !b || !m) return [];
+      const r = best(a, m) / best(b, m);
+      return [
+        [label, fmt(r, 2), target === undefined ? '–' : `≥ ${target.toFixed(2)}`, verdictOf(r, target)],
+      ];
+    };
+    const growth = (s: Subject) => (peak.get(s)! - before.get(s)!) / MiB;
+    // Issue 13's two goals first, side by side, from this one run.
+    const goals = [
+      ...(clip
+        ? [['Clipdock RSS growth (MiB)', fmt(growth(clip)), '≤ 64', growth(clip) <= 64 ? 'met' : 'MISSED']]
+        : []),
+      ...ratioRow('Clipdock / bare @tus/server, 8× concurrent', clip, tus, 'concurrent', 1),
+    ];
+    const rest = [
+      ...ratioRow('Clipdock / bare sink, 10 MiB chunks', clip, sink, 'chunked', 0.8),
+      ...ratioRow('Clipdock / bare sink, one PATCH', clip, sink, 'single', 0.9),
+      ...ratioRow('Clipdock / bare sink, 8× concurrent', clip, sink, 'concurrent'),
+      ...ratioRow('Clipdock / bare @tus/server, 10 MiB chunks', clip, tus, 'chunked'),
+      ...ratioRow('Clipdock / bare @tus/server, one PATCH', clip, tus, 'single'),
+      ...ratioRow('bare tus / bare sink, 8× concurrent', tus, sink, 'concurrent'),
+    ];
+    if (goals.length + rest.length === 0) return;
+    console.log('\nRatios (best against best; the first two are the goals of issue 13)\n');
+    printTable(['ratio', 'value', 'target', ''], [...goals, ...rest]);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -1,3 +1,5 @@
+// First: sizes libuv's thread pool before anything uses it.
+import './threadpool.ts';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';

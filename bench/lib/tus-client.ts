@@ -68,6 +68,8 @@ export async function tusUpload(
   file: string,
   size: number,
   chunkSize: number,
+  /** Filled with each PATCH's duration in ms, in order (the last one includes the finish). */
+  patchMs?: number[],
 ): Promise<string> {
   const common = { 'tus-resumable': '1.0.0', ...target.headers };
   const created = await send('POST', target.endpoint, {
@@ -83,6 +85,7 @@ export async function tusUpload(
   let offset = 0;
   while (offset < size) {
     const end = Math.min(size, offset + chunkSize);
+    const t0 = performance.now();
     const res = await send(
       'PATCH',
       url,
@@ -99,6 +102,7 @@ export async function tusUpload(
         `PATCH at ${offset} failed: ${res.status} offset=${res.headers['upload-offset']} ${res.body}`,
       );
     }
+    patchMs?.push(performance.now() - t0);
     offset = end;
   }
   return url;

@@ -101,7 +101,18 @@ export class UploadProgressWriter {
         .where('id', '=', videoId)
         .where('status', '=', 'uploading')
         .where('received_bytes', '<=', String(offset))
-        .returningAll()
+        // Only what the event carries: up to 4 rows a second per upload, each parsed in full.
+        .returning([
+          'id',
+          'user_id',
+          'project_id',
+          'session_id',
+          'status',
+          'error_code',
+          'error_message',
+          'upload_progress',
+          'updated_at',
+        ])
         .executeTakeFirst();
       if (row) await publishUploadEvent(tx, row);
     });

@@ -12,6 +12,7 @@ import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unava
 import { isStorageFull } from '../storage/full.ts';
 import { handleNode, streamNodeBodies } from './node-body.ts';
 import { BUSY_RETRY_AFTER_SECONDS, PgLocker } from './pg-locker.ts';
+import { releasingFs } from './release-written.ts';
 import { s3Target } from './s3-upload-state.ts';
 import { S3PartStore } from './s3-upload-store.ts';
 import { ClipdockUploadStore, finishOrRefuse, tusError, uploadRequest } from './upload-store.ts';
@@ -46,11 +47,14 @@ function innerStore(ctx: AppContext): {
       // highWaterMark makes every 64 KiB socket chunk wait for its own write to finish before the
       // next is read; with 1 MiB, chunks that arrive during a write are written together (writev)
       // while reading goes on (one PATCH: ~0.7× → ~1.0× the bare pipeline sink, bench/RESULTS.md).
+      // Written chunks give their memory back at once (release-written.ts): only the request
+      // body's own chunks reach this stream, and nothing reads them once they are on disk.
       openWrite: (innerId, offset) =>
         createWriteStream(path.join(directory, innerId), {
           flags: 'r+',
           start: offset,
           highWaterMark: WRITE_BUFFER_BYTES,
+          fs: releasingFs,
         }),
       async storedBytes(innerId) {
         const st = await stat(path.join(directory, innerId)).catch((err: NodeJS.ErrnoException) => {

@@ -1,24 +1,16 @@
-import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
   type _Object,
-  AbortMultipartUploadCommand,
-  type CompletedPart,
-  CompleteMultipartUploadCommand,
   CopyObjectCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
-  S3ServiceException,
-  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '../config.ts';
@@ -31,18 +23,18 @@ import {
   type SignedResponse,
   StorageNotFoundError,
 } from './object-store.ts';
+import { putBuffer, putStream } from './s3-put.ts';
+import {
+  exactRange,
+  isNotFound,
+  isServerFault,
+  isUnsupported,
+  mapNotFound,
+  normalizeContentType,
+} from './s3-responses.ts';
 
 export type S3StoreConfig = Extract<Config['storage'], { driver: 's3' }>;
 
-/**
- * Streamed bodies go up in parts of this size (S3's minimum), through ONE reused buffer: a part is
- * uploaded, then the buffer is refilled, so a multi-gigabyte body costs 5 MiB of memory per put.
- * Reading the next part from a local stream takes milliseconds against the upload's round trip,
- * so overlapping them would buy little and double the memory.
- * (lib-storage's Upload is not used: its chunker keeps each concatenated part alive through the
- * slice of its remainder, about three parts per upload even at queue size 1.)
- */
-const PART_SIZE = 5 * 1024 * 1024;
 /** S3's limit per DeleteObjects request. */
 const DELETE_BATCH = 1000;
 const DEFAULT_URL_SECONDS = 3600;
@@ -84,96 +76,15 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Readable | Buffer, opts?: PutOptions): Promise<ObjectInfo> {
     assertValidKey(key);
-    if (Buffer.isBuffer(body)) await this.putBuffer(key, body, opts?.contentType);
-    else await this.putStream(key, body, opts?.contentType);
+    const target = { client: this.client, bucket: this.bucket, key, contentType: opts?.contentType };
+    if (Buffer.isBuffer(body)) await putBuffer(target, body);
+    else await putStream(target, body);
     return this.headOrThrow(key);
   }
 
   async putFile(key: string, filePath: string, opts?: PutOptions): Promise<ObjectInfo> {
     assertValidKey(key);
     return this.put(key, createReadStream(filePath, { highWaterMark: 1024 * 1024 }), opts);
-  }
-
-  private async putBuffer(key: string, body: Buffer, contentType: string | undefined): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: body,
-        ContentLength: body.length,
-        ContentType: contentType,
-      }),
-    );
-  }
-
-  /**
-   * A body that fits in one part is sent with one PUT; a longer one as a multipart upload. On
-   * failure the multipart upload is aborted, so no orphaned parts are kept (and billed); nothing
-   * becomes visible under `key` until Complete succeeds.
-   */
-  private async putStream(key: string, body: Readable, contentType: string | undefined): Promise<void> {
-    // Invariant: `part` is only refilled after the UploadPart that sent it has resolved, i.e.
-    // after the server has received every byte (SDK retries happen inside that send).
-    const part = Buffer.allocUnsafe(PART_SIZE);
-    let filled = 0;
-    let uploadId: string | undefined;
-    const parts: CompletedPart[] = [];
-    const sendPart = async (data: Buffer): Promise<void> => {
-      if (!uploadId) {
-        const created = await this.client.send(
-          new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType }),
-        );
-        uploadId = created.UploadId;
-      }
-      const PartNumber = parts.length + 1;
-      const res = await this.client.send(
-        new UploadPartCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId: uploadId,
-          PartNumber,
-          Body: data,
-          ContentLength: data.length,
-        }),
-      );
-      parts.push({ PartNumber, ETag: res.ETag });
-    };
-    try {
-      for await (const raw of body) {
-        const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
-        for (let off = 0; off < chunk.length; ) {
-          const n = Math.min(chunk.length - off, PART_SIZE - filled);
-          chunk.copy(part, filled, off, off + n);
-          filled += n;
-          off += n;
-          if (filled === PART_SIZE) {
-            await sendPart(part);
-            filled = 0;
-          }
-        }
-      }
-      if (parts.length === 0) {
-        await this.putBuffer(key, part.subarray(0, filled), contentType);
-        return;
-      }
-      if (filled > 0) await sendPart(part.subarray(0, filled));
-      await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
-        }),
-      );
-    } catch (err) {
-      body.destroy();
-      if (uploadId) {
-        await this.client
-          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
-          .catch(() => {});
-      }
-      throw err;
-    }
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
@@ -368,70 +279,4 @@ export class S3ObjectStore implements ObjectStore {
     if (!info) throw new Error(`S3 accepted "${key}" but HEAD cannot see it`);
     return info;
   }
-}
-
-function isNotFound(err: unknown): boolean {
-  if (err instanceof StorageNotFoundError) return true;
-  if (!(err instanceof S3ServiceException)) return false;
-  return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404;
-}
-
-/** The server lacks this S3 API (S3's own error codes for that, or 501/405): fall back to single calls. */
-function isUnsupported(err: unknown): boolean {
-  if (!(err instanceof S3ServiceException)) return false;
-  const status = err.$metadata?.httpStatusCode;
-  return err.name === 'NotImplemented' || err.name === 'MethodNotAllowed' || status === 501 || status === 405;
-}
-
-function isServerFault(err: unknown): boolean {
-  return err instanceof S3ServiceException && (err.$metadata?.httpStatusCode ?? 0) >= 500;
-}
-
-function mapNotFound(err: unknown, key: string): unknown {
-  return isNotFound(err) ? new StorageNotFoundError(key) : err;
-}
-
-/**
- * The SDK sends application/octet-stream when no type is given, and servers default to
- * binary/octet-stream: both mean "no particular type", reported as undefined like the fs store.
- */
-function normalizeContentType(type: string | undefined): string | undefined {
-  return type === undefined || type === 'binary/octet-stream' || type === 'application/octet-stream'
-    ? undefined
-    : type;
-}
-
-/**
- * Some S3-compatible servers answer a range with more than was asked (s3rver reads "bytes=0-0"
- * as "from 0 to the end"; others ignore Range and send 200 with everything). The answer's
- * Content-Range says where its bytes start; skip to the requested start and stop after the
- * requested length, so callers always get exactly the range. On a conforming server this is a
- * pass-through that counts bytes.
- */
-function exactRange(body: Readable, range: ByteRange, contentRange: string | undefined): Readable {
-  const servedStart = Number(/^bytes (\d+)-/.exec(contentRange ?? '')?.[1] ?? 0);
-  let skip = Math.max(0, range.start - servedStart);
-  let left = range.end - range.start + 1;
-  const out = new PassThrough();
-  body.on('error', (err) => out.destroy(err));
-  out.on('close', () => body.destroy());
-  (async () => {
-    for await (const chunk of body) {
-      let buf = chunk as Buffer;
-      if (skip > 0) {
-        const n = Math.min(skip, buf.length);
-        skip -= n;
-        buf = buf.subarray(n);
-      }
-      const excess = buf.length > left;
-      if (excess) buf = buf.subarray(0, left);
-      left -= buf.length;
-      if (buf.length > 0 && !out.write(buf)) await once(out, 'drain');
-      // Only cut the answer short when it overran; a conforming answer is read to its end so
-      // its keep-alive connection can be reused.
-      if (excess) break;
-    }
-    out.end();
-  })().catch((err: unknown) => out.destroy(err as Error));
-  return out;
 }

@@ -160,6 +160,7 @@ export const ERRORS = {
     "This video's original file is missing from storage (lost or deleted outside Clipdock). Upload the file again.",
   ],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
+  ANALYSIS_RUNNING: [409, 'This video is being analysed already; re-analyse it once its analysis is done.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

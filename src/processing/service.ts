@@ -80,19 +80,19 @@ export async function retryVideo(
         error_message: null,
         processing_step: null,
         step_progress: 0,
+        eta_seconds: null,
+        enrichment_status: 'pending',
+        enrichment_step: null,
+        enrichment_progress: 0,
+        enrichment_error_code: null,
+        enrichment_error_message: null,
         completed_at: null,
         updated_at: sql`now()`,
       })
       .where('video_id', '=', videoId)
       .execute();
     await enqueue(tx, 'process_video', { videoId }, { jobKey: processJobKey(videoId) });
-    await publish(
-      tx,
-      { videoId, userId, projectId: v.project_id, sessionId: v.session_id },
-      'uploaded',
-      null,
-      0,
-    );
+    await publish(tx, { videoId, userId, projectId: v.project_id, sessionId: v.session_id });
   });
   return { status: 'uploaded' };
 }
@@ -101,18 +101,18 @@ export const REPROCESSABLE_STEPS = ['thumbnails', 'analyze', 'transcribe'] as co
 export type ReprocessStep = (typeof REPROCESSABLE_STEPS)[number];
 
 /**
- * Re-analysis of a ready video (the seed's API-Gateway trigger): the chosen steps run again
- * (by default analyze and transcribe, e.g. after turning transcription on), reusing the probe
- * and the converted video. Free of charge: the video was paid for once. The video shows
- * `processing` meanwhile; its outputs stay served, and a failure returns it to `ready` with the
- * error on its analysis.
+ * Re-runs the enrichment of a ready video (by default analyze and transcribe, e.g. after turning
+ * transcription on; `thumbnails` names the storyboard, which analyze's pass draws). The video
+ * stays `ready` and playable throughout, free of charge (it was paid for once); its
+ * `analysis.status` goes back to pending, and a failure leaves it ready with the error on its
+ * analysis.
  */
 export async function reprocessVideo(
   ctx: AppContext,
   userId: string,
   videoId: string,
   steps: ReprocessStep[] = ['analyze', 'transcribe'],
-): Promise<{ status: 'processing'; steps: ReprocessStep[] }> {
+): Promise<{ status: 'ready'; steps: ReprocessStep[] }> {
   const v = await ownedVideo(ctx, userId, videoId);
   if (v.status !== 'ready') {
     throw new AppError(
@@ -123,21 +123,16 @@ export async function reprocessVideo(
   await ctx.db.transaction().execute(async (tx) => {
     const a = await tx
       .selectFrom('video_analysis')
-      .select('checkpoint')
+      .select(['checkpoint', 'enrichment_status'])
       .where('video_id', '=', videoId)
       .forUpdate()
       .executeTakeFirst();
+    if (a && (a.enrichment_status === 'pending' || a.enrichment_status === 'running')) {
+      throw new AppError('ANALYSIS_RUNNING');
+    }
     const cp = (a?.checkpoint ?? {}) as Partial<Checkpoint>;
     const done = { ...(cp.done ?? {}) } as Record<string, unknown>;
-    for (const s of steps as StepName[]) delete done[s];
-    const moved = await tx
-      .updateTable('videos')
-      .set({ status: 'processing', updated_at: sql`now()` })
-      .where('id', '=', videoId)
-      .where('status', '=', 'ready')
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0)
-      throw new AppError('VIDEO_NOT_READY', 'This video changed meanwhile; reload it.');
+    for (const s of steps) delete done[s === 'thumbnails' ? 'analyze' : (s as StepName)];
     await recordProcessingRequest(tx, ctx.config.limits, { userId, videoId, kind: 'reprocess' });
     await tx
       .updateTable('video_analysis')
@@ -147,21 +142,20 @@ export async function reprocessVideo(
         retry_after: null,
         error_code: null,
         error_message: null,
+        enrichment_status: 'pending',
+        enrichment_step: null,
+        enrichment_progress: 0,
+        enrichment_error_code: null,
+        enrichment_error_message: null,
         completed_at: null,
         updated_at: sql`now()`,
       })
       .where('video_id', '=', videoId)
       .execute();
     await enqueue(tx, 'process_video', { videoId, reprocess: true }, { jobKey: processJobKey(videoId) });
-    await publish(
-      tx,
-      { videoId, userId, projectId: v.project_id, sessionId: v.session_id },
-      'processing',
-      null,
-      0,
-    );
+    await publish(tx, { videoId, userId, projectId: v.project_id, sessionId: v.session_id }, 'progress');
   });
-  return { status: 'processing', steps };
+  return { status: 'ready', steps };
 }
 
 /** The storage key of an output the owner may fetch, or NOT_FOUND. */

@@ -7,7 +7,7 @@ import { enqueue, processJobKey } from '../jobs/queue.ts';
 import { countProcessingFailure } from '../metrics/metrics.ts';
 import { keys } from '../storage/object-store.ts';
 import type { PublicError } from './failure-policy.ts';
-import { publish, type VideoRef } from './progress.ts';
+import { type Phase, publish, type VideoRef } from './progress.ts';
 import { type Checkpoint, outputKeys, type StoredOutputs } from './types.ts';
 
 /**
@@ -21,23 +21,66 @@ export function retryDelayMs(attempt: number): number {
   return Math.round(base * (0.5 + Math.random() * 0.5));
 }
 
-export async function finishReady(ctx: AppContext, ref: VideoRef): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
+/** How the failed run went; `phase: 'enrich'` when the video was already ready. */
+export interface RunSummary {
+  attempts: number;
+  crashes: number;
+  reprocess: boolean;
+  phase?: Phase;
+}
+
+/**
+ * Playable: the MP4 and the poster are stored. The video becomes `ready` and its reservation is
+ * captured; enrichment starts (`running`) with a fresh attempt count. False when the video was
+ * canceled or deleted meanwhile (its own path settled the credits).
+ */
+export async function finishReady(ctx: AppContext, ref: VideoRef): Promise<boolean> {
+  return ctx.db.transaction().execute(async (tx) => {
     const moved = await tx
       .updateTable('videos')
       .set({ status: 'ready', error_code: null, error_message: null, updated_at: sql`now()` })
       .where('id', '=', ref.videoId)
       .where('status', '=', 'processing')
       .executeTakeFirst();
-    // Canceled or deleted while we worked: its own path settled (released) the credits.
-    if (Number(moved.numUpdatedRows) === 0) return;
+    if (Number(moved.numUpdatedRows) === 0) return false;
     await captureReservation(tx, ref.videoId);
     await tx
       .updateTable('video_analysis')
       .set({
         processing_step: null,
-        step_progress: 100,
+        step_progress: 0,
         overall_progress: 100,
+        eta_seconds: null,
+        error_code: null,
+        error_message: null,
+        retry_after: null,
+        attempts: 0,
+        enrichment_status: 'running',
+        enrichment_step: null,
+        enrichment_progress: 0,
+        enrichment_error_code: null,
+        enrichment_error_message: null,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', ref.videoId)
+      .execute();
+    await publish(tx, ref);
+    return true;
+  });
+}
+
+/** Enrichment is done: announced as `video.analysis.ready`. The video stays ready, its charge as it was. */
+export async function finishEnrichment(ctx: AppContext, ref: VideoRef): Promise<void> {
+  await ctx.db.transaction().execute(async (tx) => {
+    const moved = await tx
+      .updateTable('video_analysis')
+      .set({
+        enrichment_status: 'ready',
+        enrichment_step: null,
+        enrichment_progress: 100,
+        enrichment_error_code: null,
+        enrichment_error_message: null,
+        step_progress: 100,
         error_code: null,
         error_message: null,
         retry_after: null,
@@ -46,8 +89,36 @@ export async function finishReady(ctx: AppContext, ref: VideoRef): Promise<void>
         updated_at: sql`now()`,
       })
       .where('video_id', '=', ref.videoId)
+      .where('enrichment_status', 'in', ['pending', 'running'])
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) return;
+    await publish(tx, ref, 'analysis.ready');
+  });
+}
+
+/** Enrichment failed for good: the video stays ready and charged once; reprocess runs it again. */
+async function failEnrichment(ctx: AppContext, ref: VideoRef, e: PublicError, run: RunSummary) {
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('video_analysis')
+      .set({
+        enrichment_status: 'failed',
+        enrichment_step: null,
+        enrichment_error_code: e.code,
+        enrichment_error_message: e.message,
+        attempts: run.attempts,
+        tool_crashes: run.crashes,
+        retry_after: null,
+        error_code: null,
+        error_message: null,
+        checkpoint: sql`checkpoint - 'reprocess'`,
+        completed_at: sql`now()`,
+        last_progress_update: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .where('video_id', '=', ref.videoId)
       .execute();
-    await publish(tx, ref, 'ready', null, 100);
+    await publish(tx, ref, 'progress');
   });
 }
 
@@ -55,16 +126,15 @@ export async function finishFailed(
   ctx: AppContext,
   ref: VideoRef,
   e: PublicError,
-  run: { attempts: number; crashes: number; reprocess: boolean },
+  run: RunSummary,
 ): Promise<void> {
-  const { attempts, crashes, reprocess } = run;
+  if (run.phase === 'enrich') return failEnrichment(ctx, ref, e, run);
+  const { attempts, crashes } = run;
   // What is stored under the video besides its original, including what a step that failed
   // half-way wrote before it could be recorded (no run writes meanwhile: we hold its lock).
-  const stored = reprocess
-    ? []
-    : (await ctx.store.list(keys.videoPrefix(ref.videoId)).catch(() => []))
-        .map((o) => o.key)
-        .filter((k) => k !== keys.original(ref.videoId));
+  const stored = (await ctx.store.list(keys.videoPrefix(ref.videoId)).catch(() => []))
+    .map((o) => o.key)
+    .filter((k) => k !== keys.original(ref.videoId));
   await ctx.db.transaction().execute(async (tx: Tx) => {
     await tx
       .updateTable('video_analysis')
@@ -75,23 +145,12 @@ export async function finishFailed(
         tool_crashes: crashes,
         retry_after: null,
         processing_step: null,
+        eta_seconds: null,
         last_progress_update: sql`now()`,
         updated_at: sql`now()`,
-        ...(reprocess ? { completed_at: sql`now()`, checkpoint: sql`checkpoint - 'reprocess'` } : {}),
       })
       .where('video_id', '=', ref.videoId)
       .execute();
-    if (reprocess) {
-      // The converted video and poster of the earlier run are still good: it stays playable.
-      const moved = await tx
-        .updateTable('videos')
-        .set({ status: 'ready', updated_at: sql`now()` })
-        .where('id', '=', ref.videoId)
-        .where('status', '=', 'processing')
-        .executeTakeFirst();
-      if (Number(moved.numUpdatedRows) > 0) await publish(tx, ref, 'ready', null, 100, e);
-      return;
-    }
     const moved = await tx
       .updateTable('videos')
       .set({ status: 'failed', error_code: e.code, error_message: e.message, updated_at: sql`now()` })
@@ -102,7 +161,7 @@ export async function finishFailed(
     countProcessingFailure(e.code);
     await releaseReservation(tx, ref.videoId);
     await dropOutputs(tx, ref.videoId, stored);
-    await publish(tx, ref, 'failed', null, 0, e);
+    await publish(tx, ref);
   });
 }
 
@@ -142,17 +201,19 @@ export async function scheduleRetry(
   ctx: AppContext,
   ref: VideoRef,
   note: string,
-  run: { attempts: number; crashes: number; reprocess: boolean },
+  run: RunSummary,
 ): Promise<void> {
   const { attempts, crashes, reprocess } = run;
   const runAt = new Date(Date.now() + retryDelayMs(attempts));
   await ctx.db.transaction().execute(async (tx) => {
+    if (run.phase !== 'enrich') {
+      await tx
+        .updateTable('videos')
+        .set({ retry_count: attempts, updated_at: sql`now()` })
+        .where('id', '=', ref.videoId)
+        .execute();
+    }
     await tx
-      .updateTable('videos')
-      .set({ retry_count: attempts, updated_at: sql`now()` })
-      .where('id', '=', ref.videoId)
-      .execute();
-    const a = await tx
       .updateTable('video_analysis')
       .set({
         attempts,
@@ -163,8 +224,7 @@ export async function scheduleRetry(
         updated_at: sql`now()`,
       })
       .where('video_id', '=', ref.videoId)
-      .returning(['processing_step', 'overall_progress'])
-      .executeTakeFirst();
+      .execute();
     // The running job's key is cleared by graphile-worker, so this adds the next attempt.
     await enqueue(
       tx,
@@ -176,6 +236,6 @@ export async function scheduleRetry(
         maxAttempts: 3,
       },
     );
-    await publish(tx, ref, 'processing', a?.processing_step ?? null, a?.overall_progress ?? 0);
+    await publish(tx, ref, 'progress');
   });
 }

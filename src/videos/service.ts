@@ -109,7 +109,7 @@ export async function getVideo(
   userId: string,
   videoId: string,
 ): Promise<
-  VideoDto & {
+  Omit<VideoDto, 'analysis'> & {
     analysis: PresentedAnalysis | null;
     outputs: PresentedOutputs | null;
     originalUrl: string | null;
@@ -124,7 +124,7 @@ export async function getVideo(
     ...dto,
     // One signature for the one poster, whichever field a client reads it from.
     posterUrl: outputs?.poster ?? dto.posterUrl,
-    analysis: presentAnalysis(analysis),
+    analysis: presentAnalysis(analysis, row.status),
     outputs,
     // These statuses always have the stored original (the upload finished).
     originalUrl: ORIGINAL_STORED.includes(row.status) ? signedPath(ctx, originalPath(videoId), userId) : null,

@@ -8,6 +8,7 @@ import * as m007 from './007_rate_limits.ts';
 import * as m008 from './008_cleanup_runs.ts';
 import * as m009 from './009_webhooks.ts';
 import * as m010 from './010_alerts.ts';
+import * as m012 from './012_enrichment.ts';
 
 /** Every migration, in order. Add new ones here as `NNN_name`. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '008_cleanup_runs': m008,
   '009_webhooks': m009,
   '010_alerts': m010,
+  '012_enrichment': m012,
 };

@@ -3,11 +3,12 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { capFor } from '../../media/input-args.ts';
 import { keys } from '../../storage/object-store.ts';
-import type { Loudness } from '../types.ts';
+import type { Loudness, StoryboardIndex } from '../types.ts';
+import { PeakFolder } from './peaks.ts';
 import { need, type Step, storedMp4 } from './step.ts';
 
 /**
- * One decoding pass over the normalized video finds scene cuts (select's scene score, logged by
+ * Enrichment's one decoding pass over the normalized video: storyboard tiles and scene cuts (select's scene score, logged by
  * showinfo; ffmpeg 4.1 has no scdet), silent ranges (silencedetect), integrated loudness
  * (ebur128) and waveform peaks (low-rate mono samples on stdout, folded into peaks as they stream,
  * so memory stays flat whatever the length).
@@ -18,43 +19,22 @@ export const SILENCE_MIN_SECONDS = 0.5;
 const WAVEFORM_RATE = 4000;
 const WAVEFORM_PEAKS = 1000;
 
-/** Folds s16le mono samples into `count` peaks (max |sample| per bucket, 0..1). */
-export class PeakFolder {
-  readonly peaks: number[] = [];
-  private readonly perPeak: number;
-  private current = 0;
-  private inBucket = 0;
-  private carry: Buffer | undefined;
+const TILE_WIDTH = 160;
+const MAX_TILES = 100;
+const COLUMNS = 10;
 
-  constructor(totalSamples: number, count: number) {
-    this.perPeak = Math.max(1, Math.ceil(totalSamples / count));
-  }
-
-  push(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.carry) {
-      buf = Buffer.concat([this.carry, chunk]);
-      this.carry = undefined;
-    }
-    const whole = buf.length - (buf.length % 2);
-    for (let i = 0; i < whole; i += 2) {
-      const v = Math.abs(buf.readInt16LE(i));
-      if (v > this.current) this.current = v;
-      if (++this.inBucket === this.perPeak) this.flush();
-    }
-    if (whole < buf.length) this.carry = buf.subarray(whole);
-  }
-
-  end(): number[] {
-    if (this.inBucket > 0) this.flush();
-    return this.peaks;
-  }
-
-  private flush(): void {
-    this.peaks.push(Math.round((this.current / 32768) * 1000) / 1000);
-    this.current = 0;
-    this.inBucket = 0;
-  }
+export function storyboardLayout(duration: number, width: number, height: number): StoryboardIndex {
+  const interval = Math.max(1, Math.ceil((duration / MAX_TILES) * 10) / 10);
+  const count = Math.max(1, Math.min(MAX_TILES, Math.ceil(duration / interval)));
+  const tileHeight = Math.max(2, Math.round((TILE_WIDTH * height) / width / 2) * 2);
+  return {
+    interval,
+    columns: COLUMNS,
+    rows: Math.ceil(count / COLUMNS),
+    count,
+    tileWidth: TILE_WIDTH,
+    tileHeight,
+  };
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
@@ -74,8 +54,15 @@ export const analyzeStep: Step<'analyze'> = async (c) => {
   const folder = new PeakFolder(duration * WAVEFORM_RATE, WAVEFORM_PEAKS);
   let drained: Promise<void> = Promise.resolve();
 
+  // One video decode, scaled down at once to the storyboard's tile size: scene scores and
+  // storyboard tiles both read the small picture. Deblocking is skipped while decoding: it only
+  // smooths block edges, invisible at tile size, and costs a good share of an H.264 decode.
+  const sb = storyboardLayout(duration, m.width, m.height);
+  const sprite = path.join(c.tmpDir, 'storyboard.jpg');
   const graph = [
-    `[0:v:0]scale=160:-2,select='gt(scene,${SCENE_THRESHOLD})',showinfo[v]`,
+    `[0:v:0]scale=${sb.tileWidth}:${sb.tileHeight}:flags=fast_bilinear,split[sv][st]`,
+    `[sv]select='gt(scene,${SCENE_THRESHOLD})',showinfo[v]`,
+    `[st]fps=1/${sb.interval},tile=${sb.columns}x${sb.rows}[sb]`,
     ...(hasAudio
       ? [
           `[0:a:0]asplit[a1][a2]`,
@@ -93,9 +80,17 @@ export const analyzeStep: Step<'analyze'> = async (c) => {
     '-f',
     'null',
     '-',
+    '-map',
+    '[sb]',
+    '-frames:v',
+    '1',
+    '-q:v',
+    '5',
+    sprite,
     ...(hasAudio ? ['-map', '[w]', '-f', 's16le', '-acodec', 'pcm_s16le', 'pipe:1'] : []),
   ];
-  const job = { input, inputOptions: ['-threads', String(c.media.threads)], args, cap: capFor(m) };
+  const inputOptions = ['-threads', String(c.media.threads), '-skip_loop_filter', 'all'];
+  const job = { input, inputOptions, args, cap: capFor(m) };
   await c.media.ffmpeg(job, {
     signal: c.signal,
     durationSeconds: duration,
@@ -158,6 +153,21 @@ export const analyzeStep: Step<'analyze'> = async (c) => {
           truePeakDbfs: loud.peak !== undefined && Number.isFinite(loud.peak) ? loud.peak : null,
         }
       : null;
+  const storyboardKey = keys.output(c.videoId, 'storyboard.jpg');
+  await c.store.putFile(storyboardKey, sprite, { contentType: 'image/jpeg' });
+  const indexFile = path.join(c.tmpDir, 'storyboard.json');
+  await writeFile(indexFile, JSON.stringify(sb));
+  const storyboardIndexKey = keys.output(c.videoId, 'storyboard.json');
+  await c.store.putFile(storyboardIndexKey, indexFile, { contentType: 'application/json' });
   c.onProgress(1);
-  return { scenes, silences, loudness, waveformKey, waveformPeaks };
+  return {
+    scenes,
+    silences,
+    loudness,
+    waveformKey,
+    waveformPeaks,
+    storyboardKey,
+    storyboardIndexKey,
+    storyboard: sb,
+  };
 };

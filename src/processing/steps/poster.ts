@@ -1,21 +1,17 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { capFor } from '../../media/input-args.ts';
 import { keys } from '../../storage/object-store.ts';
-import type { StoryboardIndex } from '../types.ts';
 import { need, type Step, storedMp4 } from './step.ts';
 
 /**
- * Poster, small thumbnails and a storyboard sprite, all from the normalized (upright) video.
- * The poster is the candidate frame with the most contrast that is neither black nor blank, so a
+ * The poster and small thumbnails, from a few frames of the normalized (upright) video reached
+ * by seeking (a handful of frames decoded, not the whole video): the last step before `ready`.
+ * The storyboard comes with the analysis' one decoding pass (analyze.ts). The poster is the candidate frame with the most contrast that is neither black nor blank, so a
  * fade-in or a black first second does not become the picture of the video.
  */
 const CANDIDATES = [0.1, 0.3, 0.5, 0.7];
 const POSTER_WIDTH = 640;
 const THUMB_WIDTH = 160;
-const TILE_WIDTH = 160;
-const MAX_TILES = 100;
-const COLUMNS = 10;
 
 interface FrameStats {
   yavg: number;
@@ -30,28 +26,14 @@ export function posterScore(s: FrameStats): number {
   return spread;
 }
 
-export function storyboardLayout(duration: number, width: number, height: number): StoryboardIndex {
-  const interval = Math.max(1, Math.ceil((duration / MAX_TILES) * 10) / 10);
-  const count = Math.max(1, Math.min(MAX_TILES, Math.ceil(duration / interval)));
-  const tileHeight = Math.max(2, Math.round((TILE_WIDTH * height) / width / 2) * 2);
-  return {
-    interval,
-    columns: COLUMNS,
-    rows: Math.ceil(count / COLUMNS),
-    count,
-    tileWidth: TILE_WIDTH,
-    tileHeight,
-  };
-}
-
-export const thumbnailsStep: Step<'thumbnails'> = async (c) => {
+export const posterStep: Step<'poster'> = async (c) => {
   const m = need(c, 'probe');
   const video = need(c, 'normalize');
   const input = await storedMp4(c.store, video.key);
   const cap = capFor(m);
   const duration = m.durationSeconds;
   const threads = String(c.media.threads);
-  const total = CANDIDATES.length + 1;
+  const total = CANDIDATES.length;
 
   let best = { index: 0, score: Number.NEGATIVE_INFINITY, at: 0 };
   const thumbnailKeys: string[] = [];
@@ -102,37 +84,6 @@ export const thumbnailsStep: Step<'thumbnails'> = async (c) => {
     contentType: 'image/jpeg',
   });
 
-  const sb = storyboardLayout(duration, m.width, m.height);
-  const sprite = path.join(c.tmpDir, 'storyboard.jpg');
-  await c.media.ffmpeg(
-    {
-      input,
-      inputOptions: ['-threads', threads],
-      cap,
-      args: [
-        '-map',
-        '0:v:0',
-        '-vf',
-        `fps=1/${sb.interval},scale=${sb.tileWidth}:${sb.tileHeight},tile=${COLUMNS}x${sb.rows}`,
-        '-frames:v',
-        '1',
-        '-q:v',
-        '5',
-        sprite,
-      ],
-    },
-    {
-      signal: c.signal,
-      durationSeconds: duration,
-      onProgress: (f) => c.onProgress((CANDIDATES.length + f) / total),
-    },
-  );
-  const storyboardKey = keys.output(c.videoId, 'storyboard.jpg');
-  await c.store.putFile(storyboardKey, sprite, { contentType: 'image/jpeg' });
-  const indexFile = path.join(c.tmpDir, 'storyboard.json');
-  await writeFile(indexFile, JSON.stringify(sb));
-  const storyboardIndexKey = keys.output(c.videoId, 'storyboard.json');
-  await c.store.putFile(storyboardIndexKey, indexFile, { contentType: 'application/json' });
   c.onProgress(1);
-  return { posterKey, posterAt: best.at, thumbnailKeys, storyboardKey, storyboardIndexKey, storyboard: sb };
+  return { posterKey, posterAt: best.at, thumbnailKeys };
 };

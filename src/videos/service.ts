@@ -74,6 +74,8 @@ export interface VideoStatusDto {
   step: string | null;
   progress: number;
   error: VideoDto['error'];
+  analysis: VideoDto['analysis'];
+  etaSeconds: VideoDto['etaSeconds'];
   updatedAt: string;
 }
 
@@ -88,13 +90,15 @@ export async function videoStatuses(
       ? await statesBySession(ctx.db, userId, q.sessionId)
       : await statesByIds(ctx.db, userId, q.videoIds);
   const videos = (await presentVideos(rows, ctx)).map(
-    ({ id, name, status, step, progress, error, updatedAt }) => ({
+    ({ id, name, status, step, progress, error, analysis, etaSeconds, updatedAt }) => ({
       id,
       name,
       status,
       step,
       progress,
       error,
+      analysis,
+      etaSeconds,
       updatedAt,
     }),
   );

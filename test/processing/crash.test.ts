@@ -8,7 +8,14 @@ import { recoverStalledVideos } from '../../src/processing/recovery.ts';
 import type { Checkpoint } from '../../src/processing/types.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeLong } from '../media/fixtures.ts';
-import { analysisRow, credits, reservations, uploadedVideo, waitForAnalysis, waitForStatus } from './helpers.ts';
+import {
+  analysisRow,
+  credits,
+  reservations,
+  uploadedVideo,
+  waitForAnalysis,
+  waitForStatus,
+} from './helpers.ts';
 
 /**
  * A worker process killed with SIGKILL in the middle of a transcode: another worker resumes the

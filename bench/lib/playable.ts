@@ -16,7 +16,8 @@ import { MiB, printTable } from './table.ts';
  * pick-up (LISTEN/NOTIFY, milliseconds) is not in the figure; everything else is: probe, the
  * remux, the poster, storage, the database and progress events.
  *
- * Lengths: BENCH_PLAYABLE_MINUTES (comma list, default "5,30").
+ * Lengths: BENCH_PLAYABLE_MINUTES (comma list, default "5,30"); rounds: BENCH_PLAYABLE_ROUNDS
+ * (default 2; each figure is the best of its rounds).
  */
 export interface PlayableHost {
   ctx: AppContext;
@@ -27,6 +28,7 @@ export interface PlayableHost {
 }
 
 const sh = promisify(execFile);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_PLAYABLE_ROUNDS ?? 2));
 
 function bare(bin: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -103,14 +105,27 @@ export async function benchPlayable(host: PlayableHost): Promise<void> {
     await generate(host.ffmpegPath, file, min * 60);
     const size = (await stat(file)).size;
     const load = loadavg()[0]!.toFixed(1);
-    // Same run, one after another: the bare commands, then the pipeline on the same file.
-    const remux = await bare(host.ffmpegPath, [
-      ...['-i', file, '-map', '0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4'],
-      path.join(host.dataDir, 'bare-remux.mp4'),
-    ]);
-    const decode = await bare(host.ffmpegPath, ['-i', file, '-f', 'null', '-']);
-    const videoId = await host.uploaded(file);
-    const p = await pipeline(host, videoId);
+    // Same run, one after another, ROUNDS times (the best of each is kept: this machine is
+    // shared, and a neighbour's burst should not decide the figure): the bare commands, then
+    // the pipeline on the same file, uploaded again each round.
+    const best = { remux: Infinity, decode: Infinity, playable: Infinity, analysed: Infinity };
+    for (let round = 0; round < ROUNDS; round++) {
+      const remuxMs = await bare(host.ffmpegPath, [
+        ...['-i', file, '-map', '0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4'],
+        path.join(host.dataDir, 'bare-remux.mp4'),
+      ]);
+      const decodeMs = await bare(host.ffmpegPath, ['-i', file, '-f', 'null', '-']);
+      const run = await pipeline(host, await host.uploaded(file));
+      console.log(
+        `  ${min} min, round ${round + 1}: remux ${s(remuxMs)}, decode ${s(decodeMs)}, ready ${s(run.playable)}, analysed ${s(run.analysed)}`,
+      );
+      best.remux = Math.min(best.remux, remuxMs);
+      best.decode = Math.min(best.decode, decodeMs);
+      best.playable = Math.min(best.playable, run.playable);
+      best.analysed = Math.min(best.analysed, run.analysed);
+    }
+    const { remux, decode } = best;
+    const p = { playable: best.playable, analysed: best.analysed };
     const loadAfter = loadavg()[0]!.toFixed(1);
     const playableGoal = 2 * remux + 1000;
     const analysedGoal = 1.5 * decode;

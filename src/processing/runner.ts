@@ -12,6 +12,7 @@ import { startStepTimer } from '../metrics/metrics.ts';
 import { keys, StorageNotFoundError } from '../storage/object-store.ts';
 import { createTranscriptionProvider } from '../transcription/index.ts';
 import type { TranscriptionProvider } from '../transcription/provider.ts';
+import { toEnrichmentRunning, toProcessing } from '../videos/status.ts';
 import { recordEndedRun, saveCheckpoint, saveStepResult, stillRunnable } from './checkpoints.ts';
 import { isToolCrash, judgeFailure } from './failure-policy.ts';
 import { type Phase, ProgressReporter, publish, type VideoRef } from './progress.ts';
@@ -125,25 +126,10 @@ async function runLocked(
       .values({ video_id: videoId, checkpoint: JSON.stringify({ done: {}, runs: {} }) })
       .onConflict((oc) => oc.column('video_id').doNothing())
       .execute();
-    const state = await tx
-      .selectFrom('video_analysis')
-      .select('enrichment_status')
-      .where('video_id', '=', videoId)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
     let phase: Phase;
-    if (v.status === 'uploaded' || v.status === 'processing') {
-      phase = 'playable';
-      await tx
-        .updateTable('videos')
-        .set({ status: 'processing', updated_at: sql`now()` })
-        .where('id', '=', videoId)
-        .execute();
-    } else if (v.status === 'ready' && ['pending', 'running'].includes(state.enrichment_status)) {
-      phase = 'enrich';
-    } else {
-      return undefined;
-    }
+    if (await toProcessing(tx, videoId)) phase = 'playable';
+    else if (v.status === 'ready' && (await toEnrichmentRunning(tx, videoId))) phase = 'enrich';
+    else return undefined;
     const a = await tx
       .updateTable('video_analysis')
       .set({
@@ -151,7 +137,6 @@ async function runLocked(
         last_progress_update: sql`now()`,
         retry_after: null,
         updated_at: sql`now()`,
-        ...(phase === 'enrich' ? { enrichment_status: 'running' as const } : {}),
       })
       .where('video_id', '=', videoId)
       .returning(['checkpoint', 'attempts', 'tool_crashes'])

@@ -1,10 +1,8 @@
-import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
-import { reserveForRetry } from '../credits/ledger.ts';
 import { AppError } from '../errors.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { toEnrichmentPending, toRetried } from '../videos/status.ts';
 import { assertRetryable } from './failure-policy.ts';
-import { publish } from './progress.ts';
 import { recordProcessingRequest } from './request-limits.ts';
 import { type Checkpoint, OUTPUT_NAMES, outputKeys, type StepName, type StoredOutputs } from './types.ts';
 
@@ -51,48 +49,13 @@ export async function retryVideo(
     );
   }
   await ctx.db.transaction().execute(async (tx) => {
-    const moved = await tx
-      .updateTable('videos')
-      .set({
-        status: 'uploaded',
-        error_code: null,
-        error_message: null,
-        retry_count: 0,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', videoId)
-      .where('status', '=', v.status)
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0)
-      throw new AppError('VIDEO_NOT_RETRYABLE', 'This video changed meanwhile; reload it.');
+    const from = v.status as 'failed' | 'canceled';
+    // Refused as a whole (rolled back) when over the limits, short of credits, or changed meanwhile.
     await recordProcessingRequest(tx, ctx.config.limits, { userId, videoId, kind: 'retry' });
-    await reserveForRetry(tx, userId, videoId, ctx.config.limits.creditsPerVideo);
-    await tx
-      .updateTable('video_analysis')
-      .set({
-        // A fresh attempt count: earlier attempts' failures, crashes and stopped workers were
-        // before the user asked again. Finished steps stay done (`checkpoint.done`).
-        attempts: 0,
-        tool_crashes: 0,
-        checkpoint: sql`checkpoint || '{"runs":{},"ended":{}}'::jsonb`,
-        retry_after: null,
-        error_code: null,
-        error_message: null,
-        processing_step: null,
-        step_progress: 0,
-        eta_seconds: null,
-        enrichment_status: 'pending',
-        enrichment_step: null,
-        enrichment_progress: 0,
-        enrichment_error_code: null,
-        enrichment_error_message: null,
-        completed_at: null,
-        updated_at: sql`now()`,
-      })
-      .where('video_id', '=', videoId)
-      .execute();
+    if (!(await toRetried(tx, { id: videoId, userId, from }, ctx.config.limits.creditsPerVideo))) {
+      throw new AppError('VIDEO_NOT_RETRYABLE', 'This video changed meanwhile; reload it.');
+    }
     await enqueue(tx, 'process_video', { videoId }, { jobKey: processJobKey(videoId) });
-    await publish(tx, { videoId, userId, projectId: v.project_id, sessionId: v.session_id });
   });
   return { status: 'uploaded' };
 }
@@ -134,26 +97,9 @@ export async function reprocessVideo(
     const done = { ...(cp.done ?? {}) } as Record<string, unknown>;
     for (const s of steps) delete done[s === 'thumbnails' ? 'analyze' : (s as StepName)];
     await recordProcessingRequest(tx, ctx.config.limits, { userId, videoId, kind: 'reprocess' });
-    await tx
-      .updateTable('video_analysis')
-      .set({
-        checkpoint: JSON.stringify({ done, runs: cp.runs ?? {}, reprocess: true }),
-        attempts: 0,
-        retry_after: null,
-        error_code: null,
-        error_message: null,
-        enrichment_status: 'pending',
-        enrichment_step: null,
-        enrichment_progress: 0,
-        enrichment_error_code: null,
-        enrichment_error_message: null,
-        completed_at: null,
-        updated_at: sql`now()`,
-      })
-      .where('video_id', '=', videoId)
-      .execute();
+    const checkpoint = { done, runs: cp.runs ?? {}, reprocess: true } as Checkpoint;
+    if (!(await toEnrichmentPending(tx, videoId, checkpoint))) throw new AppError('ANALYSIS_RUNNING');
     await enqueue(tx, 'process_video', { videoId, reprocess: true }, { jobKey: processJobKey(videoId) });
-    await publish(tx, { videoId, userId, projectId: v.project_id, sessionId: v.session_id }, 'progress');
   });
   return { status: 'ready', steps };
 }

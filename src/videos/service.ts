@@ -26,6 +26,7 @@ import {
   statesByIds,
   statesBySession,
 } from './repository.ts';
+import { publishDeleted } from './status.ts';
 import { presentVideo, presentVideos, type VideoDto, videoEventOf } from './video-dto.ts';
 
 /** The library's decisions: what a user may see and change of their videos. */
@@ -181,16 +182,6 @@ export async function deleteVideo(ctx: AppContext, userId: string, videoId: stri
     }
     await scheduleCleanup(tx, items);
     await deleteRow(tx, videoId);
-    await publishVideoEvent(tx, {
-      videoId,
-      userId,
-      projectId: video.project_id,
-      sessionId: video.session_id,
-      status: 'deleted',
-      step: null,
-      progress: 0,
-      error: null,
-      updatedAt: new Date().toISOString(),
-    });
+    await publishDeleted(tx, { videoId, userId, projectId: video.project_id, sessionId: video.session_id });
   });
 }

@@ -63,7 +63,10 @@ export const analyzeStep: Step<'analyze'> = async (c) => {
   ].join(';');
   const args = ['-filter_complex', graph, '-map', '[v]', '-f', 'null', '-'];
   args.push('-map', '[sb]', '-frames:v', '1', '-q:v', '5', sprite);
-  const inputOptions = ['-an', '-threads', String(c.media.threads), '-skip_loop_filter', 'all'];
+  // Frame-threaded H.264 decoding keeps one thread more than cores busy (ffmpeg's own automatic
+  // choice, which a bare decode gets); FFMPEG_THREADS sets the cores.
+  const decodeThreads = String(c.media.threads + 1);
+  const inputOptions = ['-an', '-threads', decodeThreads, '-skip_loop_filter', 'all'];
   const videoRun = c.media.ffmpeg(
     { input, inputOptions, args, cap },
     {

@@ -146,7 +146,7 @@ export async function benchPlayable(host: PlayableHost): Promise<void> {
     await rm(path.join(host.dataDir, 'bare-remux.mp4'), { force: true });
   }
   console.log(
-    '\nInput: 720p30 H.264/AAC MP4 (testsrc2 + sine, x264 ultrafast crf 23), already browser-compatible.\n',
+    `\nInput: 720p30 H.264/AAC MP4 (testsrc2 + sine, x264 ultrafast crf 23), already browser-compatible; best of ${ROUNDS} rounds.\n`,
   );
   printTable(
     [

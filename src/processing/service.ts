@@ -1,7 +1,8 @@
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
-import { toEnrichmentPending, toRetried } from '../videos/status.ts';
+import { toEnrichmentPending } from '../videos/analysis-status.ts';
+import { toRetried } from '../videos/status.ts';
 import { assertRetryable } from './failure-policy.ts';
 import { recordProcessingRequest } from './request-limits.ts';
 import { type Checkpoint, OUTPUT_NAMES, outputKeys, type StepName, type StoredOutputs } from './types.ts';

@@ -2,13 +2,8 @@ import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
 import { keys } from '../storage/object-store.ts';
-import {
-  noteRetryScheduled,
-  toEnrichmentFailed,
-  toEnrichmentReady,
-  toFailed,
-  toReady,
-} from '../videos/status.ts';
+import { toEnrichmentFailed, toEnrichmentReady } from '../videos/analysis-status.ts';
+import { noteRetryScheduled, toFailed, toReady } from '../videos/status.ts';
 import type { PublicError } from './failure-policy.ts';
 import type { Phase, VideoRef } from './progress.ts';
 

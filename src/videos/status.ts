@@ -13,8 +13,8 @@ import { presentVideoState, videoEventOf } from './video-dto.ts';
 
 /**
  * The one owner of a video's status changes after its upload (processing, videos, cleanup):
- * uploaded → processing → ready / failed, retry, the enrichment that follows `ready`, an original
- * found missing, deleted. Each transition is a conditional update (false: the video was not in a
+ * uploaded → processing → ready / failed, retry, an original found missing, deleted; the
+ * enrichment that follows `ready` is in analysis-status.ts. Each transition is a conditional update (false: the video was not in a
  * state it may leave that way; someone else moved it) that settles credits, schedules cleanup and
  * publishes the change in the caller's transaction, as one event shape built here.
  * (The upload's own states, pending_upload → uploading → uploaded, canceled, expired, are still
@@ -230,101 +230,4 @@ export async function publishDeleted(
     error: null,
     updatedAt: new Date().toISOString(),
   });
-}
-
-// Enrichment (after `ready`): the video stays ready and charged whatever happens here.
-
-/** Enrichment asked for again (reprocess of a ready video whose analysis is not running). */
-export async function toEnrichmentPending(tx: Tx, videoId: string, checkpoint: Checkpoint): Promise<boolean> {
-  const r = await tx
-    .updateTable('video_analysis')
-    .set({
-      checkpoint: JSON.stringify(checkpoint),
-      attempts: 0,
-      retry_after: null,
-      error_code: null,
-      error_message: null,
-      enrichment_status: 'pending',
-      enrichment_step: null,
-      enrichment_progress: 0,
-      enrichment_error_code: null,
-      enrichment_error_message: null,
-      completed_at: null,
-      updated_at: sql`now()`,
-    })
-    .where('video_id', '=', videoId)
-    .where('enrichment_status', 'in', ['ready', 'failed'])
-    .executeTakeFirst();
-  if (!moved(r)) return false;
-  await publishVideoState(tx, videoId, 'progress');
-  return true;
-}
-
-/** A worker claims the enrichment of a ready video. */
-export async function toEnrichmentRunning(tx: Tx, videoId: string): Promise<boolean> {
-  const r = await tx
-    .updateTable('video_analysis')
-    .set({ enrichment_status: 'running', updated_at: sql`now()` })
-    .where('video_id', '=', videoId)
-    .where('enrichment_status', 'in', ['pending', 'running'])
-    .executeTakeFirst();
-  return moved(r);
-}
-
-/** Enrichment done: announced as `video.analysis.ready`. */
-export async function toEnrichmentReady(tx: Tx, videoId: string): Promise<boolean> {
-  const r = await tx
-    .updateTable('video_analysis')
-    .set({
-      enrichment_status: 'ready',
-      enrichment_step: null,
-      enrichment_progress: 100,
-      enrichment_error_code: null,
-      enrichment_error_message: null,
-      step_progress: 100,
-      error_code: null,
-      error_message: null,
-      retry_after: null,
-      checkpoint: sql`checkpoint - 'reprocess'`,
-      completed_at: sql`now()`,
-      updated_at: sql`now()`,
-    })
-    .where('video_id', '=', videoId)
-    .where('enrichment_status', 'in', ['pending', 'running'])
-    .executeTakeFirst();
-  if (!moved(r)) return false;
-  await publishVideoState(tx, videoId, 'analysis.ready');
-  return true;
-}
-
-/** Enrichment failed for good: the video stays ready and charged once; reprocess runs it again. */
-export async function toEnrichmentFailed(
-  tx: Tx,
-  videoId: string,
-  e: { code: string; message: string },
-  run: { attempts: number; crashes: number },
-): Promise<boolean> {
-  const r = await tx
-    .updateTable('video_analysis')
-    .set({
-      enrichment_status: 'failed',
-      enrichment_step: null,
-      enrichment_error_code: e.code,
-      enrichment_error_message: e.message,
-      attempts: run.attempts,
-      tool_crashes: run.crashes,
-      retry_after: null,
-      error_code: null,
-      error_message: null,
-      checkpoint: sql`checkpoint - 'reprocess'`,
-      completed_at: sql`now()`,
-      last_progress_update: sql`now()`,
-      updated_at: sql`now()`,
-    })
-    .where('video_id', '=', videoId)
-    .where('enrichment_status', 'in', ['pending', 'running'])
-    .executeTakeFirst();
-  if (!moved(r)) return false;
-  await publishVideoState(tx, videoId, 'progress');
-  return true;
 }

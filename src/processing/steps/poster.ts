@@ -35,50 +35,43 @@ export const posterStep: Step<'poster'> = async (c) => {
   const threads = String(c.media.threads);
   const total = CANDIDATES.length;
 
-  let best = { index: 0, score: Number.NEGATIVE_INFINITY, at: 0 };
-  const thumbnailKeys: string[] = [];
-  for (const [i, fraction] of CANDIDATES.entries()) {
-    const at = Math.min(duration * fraction, Math.max(0, duration - 0.1));
-    const stats: Partial<FrameStats> = {};
-    await c.media.ffmpeg(
-      {
-        input,
-        inputOptions: ['-ss', at.toFixed(3), '-threads', threads],
-        cap,
-        args: [
-          '-filter_complex',
-          `[0:v]scale=${POSTER_WIDTH}:-2,signalstats,metadata=mode=print,split[p][t];[t]scale=${THUMB_WIDTH}:-2[s]`,
-          '-map',
-          '[p]',
-          '-frames:v',
-          '1',
-          '-q:v',
-          '3',
-          path.join(c.tmpDir, `poster-${i}.jpg`),
-          '-map',
-          '[s]',
-          '-frames:v',
-          '1',
-          '-q:v',
-          '5',
-          path.join(c.tmpDir, `thumb-${i}.jpg`),
-        ],
-      },
-      {
-        signal: c.signal,
-        onStderrLine: (line) => {
-          const hit = /lavfi\.signalstats\.(YAVG|YLOW|YHIGH)=([\d.]+)/.exec(line);
-          if (hit) stats[hit[1]!.toLowerCase() as keyof FrameStats] = Number(hit[2]);
+  // The candidates are independent seeks: run side by side (each decodes a few frames), so the
+  // wait for the last step before `ready` is about one seek, not four.
+  let finished = 0;
+  const candidates = await Promise.all(
+    CANDIDATES.map(async (fraction, i) => {
+      const at = Math.min(duration * fraction, Math.max(0, duration - 0.1));
+      const stats: Partial<FrameStats> = {};
+      await c.media.ffmpeg(
+        {
+          input,
+          inputOptions: ['-ss', at.toFixed(3), '-threads', threads],
+          cap,
+          args: [
+            '-filter_complex',
+            `[0:v]scale=${POSTER_WIDTH}:-2,signalstats,metadata=mode=print,split[p][t];[t]scale=${THUMB_WIDTH}:-2[s]`,
+            ...['-map', '[p]', '-frames:v', '1', '-q:v', '3', path.join(c.tmpDir, `poster-${i}.jpg`)],
+            ...['-map', '[s]', '-frames:v', '1', '-q:v', '5', path.join(c.tmpDir, `thumb-${i}.jpg`)],
+          ],
         },
-      },
-    );
-    const score = posterScore({ yavg: stats.yavg ?? 0, ylow: stats.ylow ?? 0, yhigh: stats.yhigh ?? 0 });
-    if (score > best.score) best = { index: i, score, at };
-    const key = keys.output(c.videoId, `thumb-${i}.jpg`);
-    await c.store.putFile(key, path.join(c.tmpDir, `thumb-${i}.jpg`), { contentType: 'image/jpeg' });
-    thumbnailKeys.push(key);
-    c.onProgress((i + 1) / total);
-  }
+        {
+          signal: c.signal,
+          onStderrLine: (line) => {
+            const hit = /lavfi\.signalstats\.(YAVG|YLOW|YHIGH)=([\d.]+)/.exec(line);
+            if (hit) stats[hit[1]!.toLowerCase() as keyof FrameStats] = Number(hit[2]);
+          },
+        },
+      );
+      const key = keys.output(c.videoId, `thumb-${i}.jpg`);
+      await c.store.putFile(key, path.join(c.tmpDir, `thumb-${i}.jpg`), { contentType: 'image/jpeg' });
+      c.onProgress(++finished / total);
+      const score = posterScore({ yavg: stats.yavg ?? 0, ylow: stats.ylow ?? 0, yhigh: stats.yhigh ?? 0 });
+      return { index: i, score, at, key };
+    }),
+  );
+  // The first of the best (the earlier frame wins a tie, as before).
+  const best = candidates.reduce((b, x) => (x.score > b.score ? x : b));
+  const thumbnailKeys = candidates.map((x) => x.key);
   const posterKey = keys.output(c.videoId, 'poster.jpg');
   await c.store.putFile(posterKey, path.join(c.tmpDir, `poster-${best.index}.jpg`), {
     contentType: 'image/jpeg',

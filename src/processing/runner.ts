@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -247,6 +247,10 @@ async function runLocked(
       };
       let output: StepOutputs[typeof name];
       const endStepTimer = startStepTimer(name);
+      // A fresh mtime says "in use" to the sweep of abandoned work dirs (recovery.ts), which
+      // other nodes sharing this machine's temp dir run too; a long ffmpeg run writes nothing here.
+      const touch = setInterval(() => void utimes(tmpDir, new Date(), new Date()).catch(() => {}), 1000);
+      touch.unref();
       try {
         output = await (STEPS[name] as Step<typeof name>)(stepCtx);
       } catch (err) {
@@ -258,6 +262,7 @@ async function runLocked(
         }
         throw err;
       } finally {
+        clearInterval(touch);
         endStepTimer();
         await rm(tmpDir, { recursive: true, force: true });
       }

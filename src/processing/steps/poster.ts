@@ -45,7 +45,9 @@ export const posterStep: Step<'poster'> = async (c) => {
       await c.media.ffmpeg(
         {
           input,
-          inputOptions: ['-ss', at.toFixed(3), '-threads', threads],
+          // The keyframe at or before `at` is picture enough for a candidate: no decoding on
+          // from it up to `at` (up to a GOP of frames per seek).
+          inputOptions: ['-noaccurate_seek', '-ss', at.toFixed(3), '-threads', threads],
           cap,
           args: [
             '-filter_complex',

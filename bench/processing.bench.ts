@@ -15,13 +15,16 @@ import type { MediaInfo } from '../src/processing/types.ts';
 import { type Clipdock, startClipdock } from '../src/server.ts';
 import { keys } from '../src/storage/object-store.ts';
 import { NODE, rssOf, sampleRss } from './lib/child.ts';
+import { benchPlayable } from './lib/playable.ts';
 import { MiB, printTable, section } from './lib/table.ts';
 
 /**
  * Processing benchmarks: (1) remux vs full transcode of the same 1080p H.264 MOV, (2) the whole
  * pipeline vs the sum of the bare ffmpeg commands it runs (replayed one after another, without
  * Node, database or storage around them), (3) the Node RSS of the process running the pipeline
- * on a 1 GiB input (ffmpeg's own memory is not counted: it is a separate process).
+ * on a 1 GiB input (ffmpeg's own memory is not counted: it is a separate process), (4) upload end
+ * to playable and to analysed for 5- and 30-minute 720p MP4s (bench/lib/playable.ts;
+ * BENCH_PLAYABLE_ONLY=1 runs only that part, after (1)).
  */
 const ROOT = new URL('..', import.meta.url).pathname;
 const DATA = path.join(ROOT, 'bench/.data/processing');
@@ -201,6 +204,14 @@ export async function run(): Promise<void> {
   });
   const node = await startClipdock(config, pino({ level: 'warn' }));
   try {
+    // (4, issue 10) Upload end → playable and → analysed, beside a bare remux and decode.
+    await benchPlayable({
+      ctx: node.ctx,
+      uploaded: (f) => uploadedVideo(node, f),
+      ffmpegPath: bins.ffmpeg,
+      dataDir: DATA,
+    });
+    if (process.env.BENCH_PLAYABLE_ONLY) return;
     // (2) Pipeline vs its bare ffmpeg commands, on a clip that needs a transcode.
     const prores = path.join(DATA, 'prores-720p.mov');
     await gen([

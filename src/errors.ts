@@ -164,6 +164,7 @@ export const ERRORS = {
     "The server lost this upload's last bytes (those not yet part of a complete part). Ask for the offset with HEAD and resume from there.",
   ],
   INTERNAL: [500, 'Something went wrong on our side. It was logged; try again.'],
+  ANALYSIS_RUNNING: [409, 'This video is being analysed already; re-analyse it once its analysis is done.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,9 +1,7 @@
 import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
-import { releaseReservation } from '../credits/ledger.ts';
-import { ERRORS } from '../errors.ts';
 import { keys, type ObjectInfo } from '../storage/object-store.ts';
-import { publishUploadEvent } from '../uploads/upload-state.ts';
+import { toOriginalMissing } from '../videos/status.ts';
 import { runCleanup, scheduleCleanup } from './cleanup.ts';
 import { type CheckResult, type CleanupDetail, errorText, outcomeOf } from './report.ts';
 
@@ -130,24 +128,7 @@ export async function checkMissingOriginals(
         : {}),
     };
     if (!dryRun && !implausible) {
-      const failed = await ctx.db.transaction().execute(async (tx) => {
-        const v = await tx
-          .updateTable('videos')
-          .set({
-            status: 'failed',
-            error_code: 'ORIGINAL_MISSING',
-            error_message: ERRORS.ORIGINAL_MISSING[1],
-            updated_at: sql`now()`,
-          })
-          .where('id', '=', id)
-          .where('status', 'in', ['uploaded', 'ready'])
-          .returningAll()
-          .executeTakeFirst();
-        if (!v) return false;
-        await releaseReservation(tx, id);
-        await publishUploadEvent(tx, v);
-        return true;
-      });
+      const failed = await ctx.db.transaction().execute((tx) => toOriginalMissing(tx, id));
       if (!failed) item.outcome = 'skipped';
     }
     items.push(item);

@@ -126,7 +126,17 @@ export interface VideoAnalysisTable {
   tool_crashes: Generated<number>;
   /** Bytes of each stored output, by storage key (005). */
   output_sizes: Json<Record<string, number>>;
+  /** Enrichment after `ready` (012): its state, step, progress 0–100 and why it failed. */
+  enrichment_status: ColumnType<EnrichmentStatus, EnrichmentStatus | undefined, EnrichmentStatus>;
+  enrichment_step: string | null;
+  enrichment_progress: Generated<number>;
+  enrichment_error_code: string | null;
+  enrichment_error_message: string | null;
+  /** Seconds left of the running ffmpeg step, from its speed (012). */
+  eta_seconds: number | null;
 }
+
+export type EnrichmentStatus = 'pending' | 'running' | 'ready' | 'failed';
 
 export interface CreditAccountsTable {
   user_id: string;

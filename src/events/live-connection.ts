@@ -31,6 +31,10 @@ export interface VideoStatusMessage {
   projectId: string;
   sessionId: string | null;
   name?: string;
+  /** Enrichment state (issue 10); older clients ignore it. */
+  analysis?: VideoEvent['analysis'];
+  /** Seconds left of the running transcode, when known. */
+  etaSeconds?: number | null;
 }
 
 export type ServerMessage =
@@ -159,6 +163,8 @@ export class LiveConnection {
         projectId: s.projectId,
         sessionId: s.sessionId,
         name: s.name,
+        analysis: s.analysis,
+        etaSeconds: s.etaSeconds,
       });
     }
     for (const videoId of gone) {
@@ -211,6 +217,8 @@ export class LiveConnection {
         projectId: e.projectId,
         sessionId: e.sessionId,
         ...(e.name !== undefined ? { name: e.name } : {}),
+        ...(e.analysis !== undefined ? { analysis: e.analysis } : {}),
+        ...(e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds } : {}),
       };
       messageOf.set(e, message);
     }

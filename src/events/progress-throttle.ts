@@ -2,7 +2,8 @@ import type { ReceivedVideoEvent } from './video-events.ts';
 
 /**
  * Limits how often one video's progress is forwarded: at most one event per `intervalMs` per
- * video, the latest winning. Anything else — a new status, a new step, an error, a rename — is
+ * video, the latest winning. Anything else — a new status, a new step (of the video or of its
+ * enrichment), an error, a rename — is
  * forwarded at once and replaces a held progress event of the same video (it carries newer state),
  * so significant changes are never dropped or reordered. Memory: one entry per video that changed
  * within the last interval.
@@ -74,6 +75,9 @@ function isSignificant(prev: ReceivedVideoEvent, next: ReceivedVideoEvent): bool
   return (
     prev.status !== next.status ||
     prev.step !== next.step ||
+    // Enrichment (after `ready`) moving to another state or step is news too.
+    prev.analysis?.status !== next.analysis?.status ||
+    prev.analysis?.step !== next.analysis?.step ||
     next.error !== null ||
     next.name !== undefined ||
     prev.sessionId !== next.sessionId ||

@@ -17,6 +17,21 @@ export interface VideoEvent {
   updatedAt: string;
   /** Set when the name changed (rename); otherwise clients keep the name they have. */
   name?: string;
+  /** Enrichment state (absent in events of older nodes, and of deleted videos). */
+  analysis?: {
+    status: 'pending' | 'running' | 'ready' | 'failed';
+    step: string | null;
+    progress: number;
+    error: { code: string; message: string } | null;
+  } | null;
+  /** Seconds the running step still needs (transcodes), when known. */
+  etaSeconds?: number | null;
+  /**
+   * What the change announces to webhooks (never sent to clients): `progress` is not news
+   * (a step advanced, enrichment started); `analysis.ready` announces `video.analysis.ready`.
+   * Absent: the status is announced (src/webhooks/events.ts).
+   */
+  kind?: 'progress' | 'analysis.ready';
 }
 
 /**

@@ -38,6 +38,8 @@ export function parseVideoEvent(payload: string | undefined): ReceivedVideoEvent
       error: e.error ?? null,
       updatedAt: typeof e.updatedAt === 'string' ? e.updatedAt : new Date().toISOString(),
       ...(typeof e.name === 'string' ? { name: e.name } : {}),
+      ...(e.analysis !== undefined ? { analysis: e.analysis } : {}),
+      ...(typeof e.etaSeconds === 'number' ? { etaSeconds: e.etaSeconds } : {}),
       xid: typeof e.xid === 'string' ? e.xid : undefined,
     };
   } catch {

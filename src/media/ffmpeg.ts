@@ -51,8 +51,11 @@ export class MediaToolError extends Error {
 
 export interface RunOptions {
   signal: AbortSignal;
-  /** Called with 0..1 as ffmpeg's out_time advances through `durationSeconds`. */
-  onProgress?: (fraction: number) => void;
+  /**
+   * Called with 0..1 as ffmpeg's out_time advances through `durationSeconds`, and the seconds
+   * left at ffmpeg's current speed (once it reports one).
+   */
+  onProgress?: (fraction: number, etaSeconds?: number) => void;
   durationSeconds?: number;
   /** Every stderr line (filters such as showinfo and silencedetect log there). */
   onStderrLine?: (line: string) => void;
@@ -111,6 +114,8 @@ export function runTool(
     });
     const tail: string[] = [];
     let frames = 0;
+    let outSeconds: number | undefined;
+    let speed: number | undefined;
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
 
@@ -134,11 +139,25 @@ export function runTool(
         const key = line.slice(0, eq);
         const value = line.slice(eq + 1);
         if (key === 'frame') frames = Number(value) || frames;
-        else if (key === 'out_time_us' && opts.onProgress && opts.durationSeconds) {
+        else if (key === 'out_time_us') {
           const us = Number(value);
-          if (Number.isFinite(us) && us >= 0) {
-            opts.onProgress(Math.min(1, us / 1e6 / opts.durationSeconds));
-          }
+          if (Number.isFinite(us) && us >= 0) outSeconds = us / 1e6;
+        } else if (key === 'speed') {
+          // "1.52x", or "N/A" before the first frame.
+          const x = Number.parseFloat(value);
+          speed = Number.isFinite(x) && x > 0 ? x : undefined;
+        } else if (
+          key === 'progress' &&
+          outSeconds !== undefined &&
+          opts.onProgress &&
+          opts.durationSeconds
+        ) {
+          // One report per block: where the output is, and how long the rest takes at this speed.
+          const left = Math.max(0, opts.durationSeconds - outSeconds);
+          opts.onProgress(
+            Math.min(1, outSeconds / opts.durationSeconds),
+            speed ? Math.round((left / speed) * 10) / 10 : undefined,
+          );
         }
       });
     }

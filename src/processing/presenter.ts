@@ -1,5 +1,5 @@
 import { type MediaContext, objectUrl } from '../accounts/media-urls.ts';
-import type { AnalysisRow } from '../db/types.ts';
+import type { AnalysisRow, EnrichmentStatus, VideoStatus } from '../db/types.ts';
 import type {
   Checkpoint,
   Loudness,
@@ -36,6 +36,13 @@ export interface PresentedAnalysis {
   storyboard: StoryboardIndex | null;
   posterAt: number | null;
   transcript: TranscriptResult | { status: 'pending' };
+  /**
+   * Enrichment's state (issue 10). Once the video is ready, `step`, `progress` and `error` are
+   * enrichment's; before, they are those of the steps towards `ready`.
+   */
+  status: EnrichmentStatus;
+  /** Seconds the running step still needs at ffmpeg's speed (transcodes), else null. */
+  etaSeconds: number | null;
   step: string | null;
   stepProgress: number;
   progress: number;
@@ -60,8 +67,15 @@ export interface PresentedOutputs {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function presentAnalysis(row: AnalysisRow | undefined): PresentedAnalysis | null {
+export function presentAnalysis(
+  row: AnalysisRow | undefined,
+  videoStatus?: VideoStatus,
+): PresentedAnalysis | null {
   if (!row) return null;
+  const enriching = videoStatus === 'ready';
+  const enrichError = row.enrichment_error_code
+    ? { code: row.enrichment_error_code, message: row.enrichment_error_message ?? '' }
+    : null;
   const m = (row.metadata ?? null) as MediaInfo | null;
   const r = (row.results ?? {}) as StoredResults;
   const cp = (row.checkpoint ?? {}) as Partial<Checkpoint>;
@@ -86,12 +100,26 @@ export function presentAnalysis(row: AnalysisRow | undefined): PresentedAnalysis
     storyboard: r.storyboard ?? null,
     posterAt: r.posterAt ?? null,
     transcript: r.transcript ?? { status: 'pending' },
-    step: row.processing_step,
-    stepProgress: row.step_progress,
-    progress: row.overall_progress,
+    status: row.enrichment_status,
+    etaSeconds: !enriching && row.eta_seconds !== null ? Math.round(row.eta_seconds) : null,
+    step: enriching
+      ? row.enrichment_status === 'running'
+        ? row.enrichment_step
+        : null
+      : row.processing_step,
+    stepProgress: enriching
+      ? row.enrichment_status === 'running'
+        ? row.step_progress
+        : 100
+      : row.step_progress,
+    progress: enriching ? Math.round(row.enrichment_progress) : row.overall_progress,
     attempts: row.attempts,
     retryAfter: iso(row.retry_after),
-    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+    error: enriching
+      ? enrichError
+      : row.error_code
+        ? { code: row.error_code, message: row.error_message ?? '' }
+        : null,
     startedAt: iso(row.started_at),
     completedAt: iso(row.completed_at),
     completedSteps: Object.keys(cp.done ?? {}),

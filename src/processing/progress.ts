@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTx } from '../db/database.ts';
-import type { VideoStatus } from '../db/types.ts';
-import { publishVideoEvent } from '../events/video-events.ts';
+import type { VideoEvent } from '../events/video-event.ts';
+import { publishVideoState } from '../videos/status.ts';
 
 /** Who a video's events go to; read once when the job claims the video. */
 export interface VideoRef {
@@ -11,23 +11,16 @@ export interface VideoRef {
   sessionId: string | null;
 }
 
-export async function publish(
-  tx: DbOrTx,
-  v: VideoRef,
-  status: VideoStatus,
-  step: string | null,
-  progress: number,
-  error: { code: string; message: string; retryable?: boolean } | null = null,
-): Promise<void> {
-  await publishVideoEvent(tx, {
-    ...v,
-    status,
-    step,
-    progress: Math.round(progress * 10) / 10,
-    error,
-    updatedAt: new Date().toISOString(),
-  });
+/**
+ * Publishes the video's state as it is in `tx` (one shape, built in src/videos/status.ts).
+ * `kind: 'progress'` marks changes that are no news for webhooks.
+ */
+export async function publish(tx: DbOrTx, v: VideoRef, kind?: VideoEvent['kind']): Promise<void> {
+  await publishVideoState(tx, v.videoId, kind);
 }
+
+/** Which state a reporter writes: the steps towards `ready`, or enrichment after it. */
+export type Phase = 'playable' | 'enrich';
 
 /**
  * Step progress, written at most every `minIntervalMs` (the latest value wins; the last one is
@@ -40,7 +33,9 @@ export class ProgressReporter {
   private readonly ref: VideoRef;
   private readonly minIntervalMs: number;
   private lastWrite = 0;
-  private pending: { step: string; stepProgress: number; overall: number } | undefined;
+  private pending: { step: string; stepProgress: number; overall: number; eta: number | null } | undefined;
+  /** Set by the runner when the video became ready and enrichment steps run. */
+  phase: Phase = 'playable';
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -66,8 +61,9 @@ export class ProgressReporter {
     this.heartbeat.unref();
   }
 
-  report(step: string, stepProgress: number, overall: number): void {
-    this.pending = { step, stepProgress: clamp(stepProgress), overall: clamp(overall) };
+  report(step: string, stepProgress: number, overall: number, etaSeconds?: number): void {
+    const eta = etaSeconds !== undefined && Number.isFinite(etaSeconds) ? etaSeconds : null;
+    this.pending = { step, stepProgress: clamp(stepProgress), overall: clamp(overall), eta };
     const wait = this.lastWrite + this.minIntervalMs - Date.now();
     if (wait <= 0) this.write();
     else if (!this.timer) this.timer = setTimeout(() => this.write(), wait);
@@ -95,15 +91,16 @@ export class ProgressReporter {
           await tx
             .updateTable('video_analysis')
             .set({
-              processing_step: p.step,
+              ...(this.phase === 'enrich'
+                ? { enrichment_step: p.step, enrichment_progress: p.overall, eta_seconds: null }
+                : { processing_step: p.step, overall_progress: p.overall, eta_seconds: p.eta }),
               step_progress: p.stepProgress,
-              overall_progress: p.overall,
               last_progress_update: sql`now()`,
               updated_at: sql`now()`,
             })
             .where('video_id', '=', this.ref.videoId)
             .execute();
-          await publish(tx, this.ref, 'processing', p.step, p.overall);
+          await publish(tx, this.ref, 'progress');
         })
         // Progress is advisory: a write that failed (a blip of the database) is dropped, never
         // the step's failure. The step's result is written by the runner, which waits out an

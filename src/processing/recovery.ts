@@ -34,7 +34,7 @@ export async function recoverStalledVideos(ctx: AppContext): Promise<RecoveryRep
     FROM videos v
     JOIN video_analysis a ON a.video_id = v.id
     LEFT JOIN graphile_worker.jobs j ON j.key = 'process_video:' || v.id::text
-    WHERE v.status = 'processing'
+    WHERE (v.status = 'processing' OR (v.status = 'ready' AND a.enrichment_status IN ('pending', 'running')))
       AND coalesce(a.last_progress_update, a.updated_at) < now() - make_interval(secs => ${ctx.config.worker.staleSeconds})
       AND (j.id IS NULL OR j.locked_at IS NOT NULL OR j.attempts >= j.max_attempts)
     LIMIT 100`.execute(ctx.db);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -12,25 +12,26 @@ import { startStepTimer } from '../metrics/metrics.ts';
 import { keys, StorageNotFoundError } from '../storage/object-store.ts';
 import { createTranscriptionProvider } from '../transcription/index.ts';
 import type { TranscriptionProvider } from '../transcription/provider.ts';
+import { toEnrichmentRunning } from '../videos/analysis-status.ts';
+import { toProcessing } from '../videos/status.ts';
+import { recordEndedRun, saveCheckpoint, saveStepResult, stillRunnable } from './checkpoints.ts';
 import { isToolCrash, judgeFailure } from './failure-policy.ts';
-import { outputSizes } from './output-sizes.ts';
-import { ProgressReporter, publish, type VideoRef } from './progress.ts';
+import { type Phase, ProgressReporter, publish, type VideoRef } from './progress.ts';
 import { RunLock } from './run-lock.ts';
-import { finishFailed, finishReady, scheduleRetry } from './settle.ts';
+import { finishEnrichment, finishFailed, finishReady, scheduleRetry } from './settle.ts';
 import { analyzeStep } from './steps/analyze.ts';
 import { normalizeStep } from './steps/normalize.ts';
+import { posterStep } from './steps/poster.ts';
 import { probeStep } from './steps/probe.ts';
 import { readRange, type Step, type StepContext } from './steps/step.ts';
-import { thumbnailsStep } from './steps/thumbnails.ts';
 import { transcribeStep } from './steps/transcribe.ts';
 import {
   type Checkpoint,
+  isEnrichStep,
   STEP_NAMES,
   STEP_WEIGHTS,
   type StepName,
   type StepOutputs,
-  type StoredOutputs,
-  type StoredResults,
 } from './types.ts';
 
 /**
@@ -42,13 +43,22 @@ import {
  *   dies), and only a video in `uploaded`/`processing` is claimed.
  * - A finished step's output is committed to `checkpoint.done` before the next step starts; a
  *   resumed run never starts it again (`checkpoint.runs` counts starts).
- * - The video becomes `ready` and its reservation is captured in one transaction; it becomes
- *   `failed` and its reservation is released in one transaction. The ledger settles at most once.
+ * - The video becomes `ready` and its reservation is captured in one transaction as soon as the
+ *   playable steps (probe, normalize, poster) are done; enrichment (analyze, transcribe) then runs
+ *   in the same job while the video is ready, with its own state (`enrichment_*`). An enrichment
+ *   failure never fails the video nor touches its charge. A video becomes `failed` and its
+ *   reservation is released in one transaction. The ledger settles at most once.
  * - Bad media (an AppError from probe) fails at once; a media tool that crashes twice on the
  *   input fails it with MEDIA_TOOL_CRASHED. Anything else is transient: retried with exponential
  *   backoff and jitter, up to PROCESSING_MAX_ATTEMPTS (see failure-policy.ts).
  */
-export type RunOutcome = 'ready' | 'failed' | 'retry_scheduled' | 'not_processable' | 'busy';
+export type RunOutcome =
+  | 'ready'
+  | 'failed'
+  | 'analysis_failed'
+  | 'retry_scheduled'
+  | 'not_processable'
+  | 'busy';
 
 export interface RunOptions {
   /** Aborted on worker shutdown: ffmpeg is killed and the job is retried later. */
@@ -62,7 +72,7 @@ export interface RunOptions {
 const STEPS: { [N in StepName]: Step<N> } = {
   probe: probeStep,
   normalize: normalizeStep,
-  thumbnails: thumbnailsStep,
+  poster: posterStep,
   analyze: analyzeStep,
   transcribe: transcribeStep,
 };
@@ -111,17 +121,16 @@ async function runLocked(
       .where('id', '=', videoId)
       .forUpdate()
       .executeTakeFirst();
-    if (!v?.storage_key || (v.status !== 'uploaded' && v.status !== 'processing')) return undefined;
+    if (!v?.storage_key) return undefined;
     await tx
       .insertInto('video_analysis')
       .values({ video_id: videoId, checkpoint: JSON.stringify({ done: {}, runs: {} }) })
       .onConflict((oc) => oc.column('video_id').doNothing())
       .execute();
-    await tx
-      .updateTable('videos')
-      .set({ status: 'processing', updated_at: sql`now()` })
-      .where('id', '=', videoId)
-      .execute();
+    let phase: Phase;
+    if (await toProcessing(tx, videoId)) phase = 'playable';
+    else if (v.status === 'ready' && (await toEnrichmentRunning(tx, videoId))) phase = 'enrich';
+    else return undefined;
     const a = await tx
       .updateTable('video_analysis')
       .set({
@@ -131,13 +140,14 @@ async function runLocked(
         updated_at: sql`now()`,
       })
       .where('video_id', '=', videoId)
-      .returning(['checkpoint', 'attempts', 'tool_crashes', 'overall_progress', 'processing_step'])
+      .returning(['checkpoint', 'attempts', 'tool_crashes'])
       .executeTakeFirstOrThrow();
     const ref: VideoRef = { videoId, userId: v.user_id, projectId: v.project_id, sessionId: v.session_id };
-    await publish(tx, ref, 'processing', a.processing_step, a.overall_progress);
+    await publish(tx, ref, 'progress');
     const cp = a.checkpoint as Partial<Checkpoint>;
     return {
       ref,
+      phase,
       storageKey: v.storage_key,
       attempts: a.attempts,
       toolCrashes: a.tool_crashes,
@@ -152,6 +162,7 @@ async function runLocked(
   if (!claim) return 'not_processable';
 
   const { ref, checkpoint } = claim;
+  let phase = claim.phase;
   const reprocess = !!opts.reprocess || !!checkpoint.reprocess;
   const cfg = ctx.config;
   const media =
@@ -168,9 +179,20 @@ async function runLocked(
   const transcription = opts.transcription ?? createTranscriptionProvider(cfg.transcription);
   const heartbeatMs = Math.max(1000, Math.min(15_000, (cfg.worker.staleSeconds * 1000) / 6));
   const reporter = new ProgressReporter(ctx.db, ref, { minIntervalMs: PROGRESS_INTERVAL_MS, heartbeatMs });
+  reporter.phase = phase;
   let current: StepName | null = null;
   /** The step whose start was counted in this run and that has not finished. */
   let started: StepName | null = null;
+  /** Moves the video to `ready` (playable, charged); false when it was canceled or deleted. */
+  const becomeReady = async (): Promise<boolean> => {
+    await reporter.flush();
+    if (!(await lock.stillHeld(opts.signal))) return false;
+    const moved = await whileDatabaseDown(() => finishReady(ctx, ref), { signal: opts.signal });
+    if (!moved) return false;
+    phase = 'enrich';
+    reporter.phase = phase;
+    return true;
+  };
   try {
     const head = await ctx.store.head(claim.storageKey);
     if (!head) throw new StorageNotFoundError(claim.storageKey);
@@ -181,8 +203,13 @@ async function runLocked(
     };
     for (const name of STEP_NAMES) {
       if (checkpoint.done[name] !== undefined) continue;
+      // The playable steps are done: the video is ready before any enrichment step starts.
+      if (isEnrichStep(name) && phase === 'playable' && !(await becomeReady())) {
+        await reporter.stop();
+        return 'not_processable';
+      }
       // Canceled or deleted meanwhile: stop here; whoever changed it settled the credits.
-      if (!(await stillProcessing(ctx, videoId))) {
+      if (!(await stillRunnable(ctx, videoId, phase))) {
         await reporter.stop();
         return 'not_processable';
       }
@@ -195,12 +222,12 @@ async function runLocked(
           `The ${name} step's worker stopped ${stopped} times before the step finished (killed, or out of memory). Retry later; the original is kept.`,
         );
       }
-      const base = STEP_NAMES.filter((s) => checkpoint.done[s] !== undefined).reduce(
-        (n, s) => n + STEP_WEIGHTS[s],
-        0,
-      );
+      // Progress within the phase: the steps towards `ready`, or enrichment's.
+      const base = STEP_NAMES.filter(
+        (s) => checkpoint.done[s] !== undefined && isEnrichStep(s) === isEnrichStep(name),
+      ).reduce((n, s) => n + STEP_WEIGHTS[s], 0);
       checkpoint.runs[name] = (checkpoint.runs[name] ?? 0) + 1;
-      await saveCheckpoint(ctx, ref, checkpoint, name, base);
+      await saveCheckpoint(ctx, ref, checkpoint, name, base, phase);
       started = name;
       await mkdir(WORK_DIR, { recursive: true });
       const tmpDir = await mkdtemp(path.join(WORK_DIR, `${videoId}-${name}-`));
@@ -215,11 +242,15 @@ async function runLocked(
         original,
         done: checkpoint.done,
         signal,
-        onProgress: (f) => reporter.report(name, f * 100, base + STEP_WEIGHTS[name] * f),
+        onProgress: (f, eta) => reporter.report(name, f * 100, base + STEP_WEIGHTS[name] * f, eta),
         tmpDir,
       };
       let output: StepOutputs[typeof name];
       const endStepTimer = startStepTimer(name);
+      // A fresh mtime says "in use" to the sweep of abandoned work dirs (recovery.ts), which
+      // other nodes sharing this machine's temp dir run too; a long ffmpeg run writes nothing here.
+      const touch = setInterval(() => void utimes(tmpDir, new Date(), new Date()).catch(() => {}), 1000);
+      touch.unref();
       try {
         output = await (STEPS[name] as Step<typeof name>)(stepCtx);
       } catch (err) {
@@ -231,6 +262,7 @@ async function runLocked(
         }
         throw err;
       } finally {
+        clearInterval(touch);
         endStepTimer();
         await rm(tmpDir, { recursive: true, force: true });
       }
@@ -244,131 +276,39 @@ async function runLocked(
       // A finished step survives a blip of the database: its result is written once it is back
       // (a transcode is never redone because one write failed).
       await whileDatabaseDown(
-        () => saveStepResult(ctx, ref, checkpoint, name, output, base + STEP_WEIGHTS[name]),
+        () => saveStepResult(ctx, ref, checkpoint, name, output, base + STEP_WEIGHTS[name], phase),
         { signal: opts.signal },
       );
       started = null;
     }
+    if (phase === 'playable' && !(await becomeReady())) {
+      await reporter.stop();
+      return 'not_processable';
+    }
     await reporter.stop();
     if (!(await lock.stillHeld(opts.signal))) return 'busy';
-    await whileDatabaseDown(() => finishReady(ctx, ref), { signal: opts.signal });
+    await whileDatabaseDown(() => finishEnrichment(ctx, ref), { signal: opts.signal });
     return 'ready';
   } catch (err) {
     await reporter.stop();
     if (opts.signal.aborted || err instanceof MediaAbortedError) throw err;
     if (!(await lock.stillHeld(opts.signal))) return 'busy';
     // Canceled or deleted while the step ran (its original may be gone): nothing to retry.
-    if (!(await stillProcessing(ctx, videoId))) return 'not_processable';
+    if (!(await stillRunnable(ctx, videoId, phase))) return 'not_processable';
     if (started) await recordEndedRun(ctx, videoId, started);
     const crashes = claim.toolCrashes + (isToolCrash(err) ? 1 : 0);
-    const run = { attempts: claim.attempts + 1, crashes, reprocess };
+    // Enrichment counts its own attempts (reset when the video became ready).
+    const attempts = (phase === claim.phase ? claim.attempts : 0) + 1;
+    const run = { attempts, crashes, reprocess, phase };
     const verdict = judgeFailure(err, { ...run, maxAttempts: cfg.worker.maxAttempts, step: current });
     // The whole error, stderr included, is for operators only.
     if (verdict.kind === 'fail') {
-      ctx.log.warn({ videoId, step: current, err }, `processing failed: ${verdict.error.code}`);
+      ctx.log.warn({ videoId, step: current, phase, err }, `processing failed: ${verdict.error.code}`);
       await finishFailed(ctx, ref, verdict.error, run);
-      return 'failed';
+      return phase === 'enrich' ? 'analysis_failed' : 'failed';
     }
     ctx.log.warn({ videoId, step: current, attempts: run.attempts, err }, 'processing failed; retrying');
     await scheduleRetry(ctx, ref, verdict.note, run);
     return 'retry_scheduled';
   }
-}
-
-/** Counts a start of `step` that ended here with an error (not a worker that stopped). */
-async function recordEndedRun(ctx: AppContext, videoId: string, step: StepName): Promise<void> {
-  await sql`
-    UPDATE video_analysis
-    SET checkpoint = checkpoint || jsonb_build_object('ended',
-      coalesce(checkpoint->'ended', '{}'::jsonb)
-        || jsonb_build_object(${step}::text, coalesce((checkpoint->'ended'->>${step}::text)::int, 0) + 1))
-    WHERE video_id = ${videoId}`.execute(ctx.db);
-}
-
-async function stillProcessing(ctx: AppContext, videoId: string): Promise<boolean> {
-  const v = await ctx.db.selectFrom('videos').select('status').where('id', '=', videoId).executeTakeFirst();
-  return v?.status === 'processing';
-}
-
-async function saveCheckpoint(
-  ctx: AppContext,
-  ref: VideoRef,
-  cp: Checkpoint,
-  step: StepName,
-  overall: number,
-) {
-  await ctx.db.transaction().execute(async (tx) => {
-    await tx
-      .updateTable('video_analysis')
-      .set({
-        checkpoint: JSON.stringify(cp),
-        processing_step: step,
-        step_progress: 0,
-        overall_progress: overall,
-        last_progress_update: sql`now()`,
-        updated_at: sql`now()`,
-      })
-      .where('video_id', '=', ref.videoId)
-      .execute();
-    await publish(tx, ref, 'processing', step, overall);
-  });
-}
-
-/** Commits a step's output with what it means for `results`, `outputs` and `metadata`. */
-async function saveStepResult<N extends StepName>(
-  ctx: AppContext,
-  ref: VideoRef,
-  cp: Checkpoint,
-  name: N,
-  output: StepOutputs[N],
-  overall: number,
-) {
-  const results: StoredResults = {};
-  const outputs: StoredOutputs = {};
-  if (name === 'normalize') {
-    const o = output as StepOutputs['normalize'];
-    results.normalize = { mode: o.mode };
-    outputs.video = o.key;
-  } else if (name === 'thumbnails') {
-    const o = output as StepOutputs['thumbnails'];
-    Object.assign(results, { storyboard: o.storyboard, posterAt: o.posterAt });
-    Object.assign(outputs, {
-      poster: o.posterKey,
-      thumbnails: o.thumbnailKeys,
-      storyboard: o.storyboardKey,
-      storyboardIndex: o.storyboardIndexKey,
-    });
-  } else if (name === 'analyze') {
-    const o = output as StepOutputs['analyze'];
-    Object.assign(results, {
-      scenes: o.scenes,
-      silences: o.silences,
-      loudness: o.loudness,
-      waveformPeaks: o.waveformPeaks,
-    });
-    if (o.waveformKey) outputs.waveform = o.waveformKey;
-  } else if (name === 'transcribe') {
-    const o = output as StepOutputs['transcribe'];
-    results.transcript = o;
-    if (o.status === 'completed') outputs.transcript = o.key;
-  }
-  const sizes = await outputSizes(ctx.store, outputs);
-  await ctx.db.transaction().execute(async (tx) => {
-    await tx
-      .updateTable('video_analysis')
-      .set((eb) => ({
-        checkpoint: JSON.stringify(cp),
-        ...(name === 'probe' ? { metadata: JSON.stringify(output) } : {}),
-        results: sql`${eb.ref('results')} || ${JSON.stringify(results)}::jsonb`,
-        outputs: sql`${eb.ref('outputs')} || ${JSON.stringify(outputs)}::jsonb`,
-        output_sizes: sql`${eb.ref('output_sizes')} || ${JSON.stringify(sizes)}::jsonb`,
-        step_progress: 100,
-        overall_progress: overall,
-        last_progress_update: sql`now()`,
-        updated_at: sql`now()`,
-      }))
-      .where('video_id', '=', ref.videoId)
-      .execute();
-    await publish(tx, ref, 'processing', name, overall);
-  });
 }

@@ -1,10 +1,9 @@
-import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
-import { reserveForRetry } from '../credits/ledger.ts';
 import { AppError } from '../errors.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
+import { toEnrichmentPending } from '../videos/analysis-status.ts';
+import { toRetried } from '../videos/status.ts';
 import { assertRetryable } from './failure-policy.ts';
-import { publish } from './progress.ts';
 import { recordProcessingRequest } from './request-limits.ts';
 import { type Checkpoint, OUTPUT_NAMES, outputKeys, type StepName, type StoredOutputs } from './types.ts';
 
@@ -51,48 +50,13 @@ export async function retryVideo(
     );
   }
   await ctx.db.transaction().execute(async (tx) => {
-    const moved = await tx
-      .updateTable('videos')
-      .set({
-        status: 'uploaded',
-        error_code: null,
-        error_message: null,
-        retry_count: 0,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', videoId)
-      .where('status', '=', v.status)
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0)
-      throw new AppError('VIDEO_NOT_RETRYABLE', 'This video changed meanwhile; reload it.');
+    const from = v.status as 'failed' | 'canceled';
+    // Refused as a whole (rolled back) when over the limits, short of credits, or changed meanwhile.
     await recordProcessingRequest(tx, ctx.config.limits, { userId, videoId, kind: 'retry' });
-    await reserveForRetry(tx, userId, videoId, ctx.config.limits.creditsPerVideo);
-    await tx
-      .updateTable('video_analysis')
-      .set({
-        // A fresh attempt count: earlier attempts' failures, crashes and stopped workers were
-        // before the user asked again. Finished steps stay done (`checkpoint.done`).
-        attempts: 0,
-        tool_crashes: 0,
-        checkpoint: sql`checkpoint || '{"runs":{},"ended":{}}'::jsonb`,
-        retry_after: null,
-        error_code: null,
-        error_message: null,
-        processing_step: null,
-        step_progress: 0,
-        completed_at: null,
-        updated_at: sql`now()`,
-      })
-      .where('video_id', '=', videoId)
-      .execute();
+    if (!(await toRetried(tx, { id: videoId, userId, from }, ctx.config.limits.creditsPerVideo))) {
+      throw new AppError('VIDEO_NOT_RETRYABLE', 'This video changed meanwhile; reload it.');
+    }
     await enqueue(tx, 'process_video', { videoId }, { jobKey: processJobKey(videoId) });
-    await publish(
-      tx,
-      { videoId, userId, projectId: v.project_id, sessionId: v.session_id },
-      'uploaded',
-      null,
-      0,
-    );
   });
   return { status: 'uploaded' };
 }
@@ -101,18 +65,18 @@ export const REPROCESSABLE_STEPS = ['thumbnails', 'analyze', 'transcribe'] as co
 export type ReprocessStep = (typeof REPROCESSABLE_STEPS)[number];
 
 /**
- * Re-analysis of a ready video (the seed's API-Gateway trigger): the chosen steps run again
- * (by default analyze and transcribe, e.g. after turning transcription on), reusing the probe
- * and the converted video. Free of charge: the video was paid for once. The video shows
- * `processing` meanwhile; its outputs stay served, and a failure returns it to `ready` with the
- * error on its analysis.
+ * Re-runs the enrichment of a ready video (by default analyze and transcribe, e.g. after turning
+ * transcription on; `thumbnails` names the storyboard, which analyze's pass draws). The video
+ * stays `ready` and playable throughout, free of charge (it was paid for once); its
+ * `analysis.status` goes back to pending, and a failure leaves it ready with the error on its
+ * analysis.
  */
 export async function reprocessVideo(
   ctx: AppContext,
   userId: string,
   videoId: string,
   steps: ReprocessStep[] = ['analyze', 'transcribe'],
-): Promise<{ status: 'processing'; steps: ReprocessStep[] }> {
+): Promise<{ status: 'ready'; steps: ReprocessStep[] }> {
   const v = await ownedVideo(ctx, userId, videoId);
   if (v.status !== 'ready') {
     throw new AppError(
@@ -123,45 +87,22 @@ export async function reprocessVideo(
   await ctx.db.transaction().execute(async (tx) => {
     const a = await tx
       .selectFrom('video_analysis')
-      .select('checkpoint')
+      .select(['checkpoint', 'enrichment_status'])
       .where('video_id', '=', videoId)
       .forUpdate()
       .executeTakeFirst();
+    if (a && (a.enrichment_status === 'pending' || a.enrichment_status === 'running')) {
+      throw new AppError('ANALYSIS_RUNNING');
+    }
     const cp = (a?.checkpoint ?? {}) as Partial<Checkpoint>;
     const done = { ...(cp.done ?? {}) } as Record<string, unknown>;
-    for (const s of steps as StepName[]) delete done[s];
-    const moved = await tx
-      .updateTable('videos')
-      .set({ status: 'processing', updated_at: sql`now()` })
-      .where('id', '=', videoId)
-      .where('status', '=', 'ready')
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0)
-      throw new AppError('VIDEO_NOT_READY', 'This video changed meanwhile; reload it.');
+    for (const s of steps) delete done[s === 'thumbnails' ? 'analyze' : (s as StepName)];
     await recordProcessingRequest(tx, ctx.config.limits, { userId, videoId, kind: 'reprocess' });
-    await tx
-      .updateTable('video_analysis')
-      .set({
-        checkpoint: JSON.stringify({ done, runs: cp.runs ?? {}, reprocess: true }),
-        attempts: 0,
-        retry_after: null,
-        error_code: null,
-        error_message: null,
-        completed_at: null,
-        updated_at: sql`now()`,
-      })
-      .where('video_id', '=', videoId)
-      .execute();
+    const checkpoint = { done, runs: cp.runs ?? {}, reprocess: true } as Checkpoint;
+    if (!(await toEnrichmentPending(tx, videoId, checkpoint))) throw new AppError('ANALYSIS_RUNNING');
     await enqueue(tx, 'process_video', { videoId, reprocess: true }, { jobKey: processJobKey(videoId) });
-    await publish(
-      tx,
-      { videoId, userId, projectId: v.project_id, sessionId: v.session_id },
-      'processing',
-      null,
-      0,
-    );
   });
-  return { status: 'processing', steps };
+  return { status: 'ready', steps };
 }
 
 /** The storage key of an output the owner may fetch, or NOT_FOUND. */

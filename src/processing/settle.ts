@@ -1,18 +1,16 @@
 import { sql } from 'kysely';
-import { scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
-import { captureReservation, releaseReservation } from '../credits/ledger.ts';
-import type { Tx } from '../db/database.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
-import { countProcessingFailure } from '../metrics/metrics.ts';
 import { keys } from '../storage/object-store.ts';
+import { toEnrichmentFailed, toEnrichmentReady } from '../videos/analysis-status.ts';
+import { noteRetryScheduled, toFailed, toReady } from '../videos/status.ts';
 import type { PublicError } from './failure-policy.ts';
-import { publish, type VideoRef } from './progress.ts';
-import { type Checkpoint, outputKeys, type StoredOutputs } from './types.ts';
+import type { Phase, VideoRef } from './progress.ts';
 
 /**
- * How a run ends: ready, failed, or waiting for its next attempt. Each is one transaction that
- * moves the video, settles (or keeps) its credits and publishes the change.
+ * How a run ends: ready, failed, or waiting for its next attempt; and how its enrichment ends.
+ * Each is one transaction around a transition of src/videos/status.ts (which moves the video,
+ * settles or keeps its credits and publishes the change).
  */
 
 /** Exponential backoff with full jitter in its upper half: 2^n s (max 10 min) × 0.5..1. */
@@ -21,138 +19,72 @@ export function retryDelayMs(attempt: number): number {
   return Math.round(base * (0.5 + Math.random() * 0.5));
 }
 
-export async function finishReady(ctx: AppContext, ref: VideoRef): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
-    const moved = await tx
-      .updateTable('videos')
-      .set({ status: 'ready', error_code: null, error_message: null, updated_at: sql`now()` })
-      .where('id', '=', ref.videoId)
-      .where('status', '=', 'processing')
-      .executeTakeFirst();
-    // Canceled or deleted while we worked: its own path settled (released) the credits.
-    if (Number(moved.numUpdatedRows) === 0) return;
-    await captureReservation(tx, ref.videoId);
-    await tx
-      .updateTable('video_analysis')
-      .set({
-        processing_step: null,
-        step_progress: 100,
-        overall_progress: 100,
-        error_code: null,
-        error_message: null,
-        retry_after: null,
-        checkpoint: sql`checkpoint - 'reprocess'`,
-        completed_at: sql`now()`,
-        updated_at: sql`now()`,
-      })
-      .where('video_id', '=', ref.videoId)
-      .execute();
-    await publish(tx, ref, 'ready', null, 100);
-  });
+/** How the failed run went; `phase: 'enrich'` when the video was already ready. */
+export interface RunSummary {
+  attempts: number;
+  crashes: number;
+  reprocess: boolean;
+  phase?: Phase;
+}
+
+/**
+ * Playable: the MP4 and the poster are stored. False when the video was canceled or deleted
+ * meanwhile (its own path settled the credits).
+ */
+export async function finishReady(ctx: AppContext, ref: VideoRef): Promise<boolean> {
+  return ctx.db.transaction().execute((tx) => toReady(tx, ref.videoId));
+}
+
+/** Enrichment is done. The video stays ready, its charge as it was. */
+export async function finishEnrichment(ctx: AppContext, ref: VideoRef): Promise<void> {
+  await ctx.db.transaction().execute((tx) => toEnrichmentReady(tx, ref.videoId));
 }
 
 export async function finishFailed(
   ctx: AppContext,
   ref: VideoRef,
   e: PublicError,
-  run: { attempts: number; crashes: number; reprocess: boolean },
+  run: RunSummary,
 ): Promise<void> {
-  const { attempts, crashes, reprocess } = run;
+  if (run.phase === 'enrich') {
+    await ctx.db.transaction().execute((tx) => toEnrichmentFailed(tx, ref.videoId, e, run));
+    return;
+  }
   // What is stored under the video besides its original, including what a step that failed
   // half-way wrote before it could be recorded (no run writes meanwhile: we hold its lock).
-  const stored = reprocess
-    ? []
-    : (await ctx.store.list(keys.videoPrefix(ref.videoId)).catch(() => []))
-        .map((o) => o.key)
-        .filter((k) => k !== keys.original(ref.videoId));
-  await ctx.db.transaction().execute(async (tx: Tx) => {
+  const stored = (await ctx.store.list(keys.videoPrefix(ref.videoId)).catch(() => []))
+    .map((o) => o.key)
+    .filter((k) => k !== keys.original(ref.videoId));
+  await ctx.db.transaction().execute(async (tx) => {
     await tx
       .updateTable('video_analysis')
       .set({
         error_code: e.code,
         error_message: e.message,
-        attempts,
-        tool_crashes: crashes,
+        attempts: run.attempts,
+        tool_crashes: run.crashes,
         retry_after: null,
         processing_step: null,
+        eta_seconds: null,
         last_progress_update: sql`now()`,
         updated_at: sql`now()`,
-        ...(reprocess ? { completed_at: sql`now()`, checkpoint: sql`checkpoint - 'reprocess'` } : {}),
       })
       .where('video_id', '=', ref.videoId)
       .execute();
-    if (reprocess) {
-      // The converted video and poster of the earlier run are still good: it stays playable.
-      const moved = await tx
-        .updateTable('videos')
-        .set({ status: 'ready', updated_at: sql`now()` })
-        .where('id', '=', ref.videoId)
-        .where('status', '=', 'processing')
-        .executeTakeFirst();
-      if (Number(moved.numUpdatedRows) > 0) await publish(tx, ref, 'ready', null, 100, e);
-      return;
-    }
-    const moved = await tx
-      .updateTable('videos')
-      .set({ status: 'failed', error_code: e.code, error_message: e.message, updated_at: sql`now()` })
-      .where('id', '=', ref.videoId)
-      .where('status', 'in', ['uploaded', 'processing'])
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) === 0) return;
-    countProcessingFailure(e.code);
-    await releaseReservation(tx, ref.videoId);
-    await dropOutputs(tx, ref.videoId, stored);
-    await publish(tx, ref, 'failed', null, 0, e);
+    await toFailed(tx, ref.videoId, e, stored);
   });
-}
-
-/**
- * A failed video keeps its original only: what its finished steps wrote is deleted (durably, by
- * the cleanup job), and those steps are no longer done, so a Retry writes them again. The probe
- * wrote no file; its result stays.
- */
-async function dropOutputs(tx: Tx, videoId: string, stored: string[]): Promise<void> {
-  const a = await tx
-    .selectFrom('video_analysis')
-    .select(['outputs', 'checkpoint'])
-    .where('video_id', '=', videoId)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!a) return;
-  const o = (a.outputs ?? {}) as StoredOutputs;
-  const written = new Set([...outputKeys(o), ...stored]);
-  const cp = (a.checkpoint ?? {}) as Partial<Checkpoint>;
-  const done = cp.done?.probe !== undefined ? { probe: cp.done.probe } : {};
-  await tx
-    .updateTable('video_analysis')
-    .set({ outputs: '{}', output_sizes: '{}', checkpoint: JSON.stringify({ ...cp, done }) })
-    .where('video_id', '=', videoId)
-    .execute();
-  await scheduleCleanup(
-    tx,
-    [...written].map((target) => ({
-      kind: 'delete_object' as const,
-      target,
-      reason: 'outputs of a failed video',
-    })),
-  );
 }
 
 export async function scheduleRetry(
   ctx: AppContext,
   ref: VideoRef,
   note: string,
-  run: { attempts: number; crashes: number; reprocess: boolean },
+  run: RunSummary,
 ): Promise<void> {
   const { attempts, crashes, reprocess } = run;
   const runAt = new Date(Date.now() + retryDelayMs(attempts));
   await ctx.db.transaction().execute(async (tx) => {
     await tx
-      .updateTable('videos')
-      .set({ retry_count: attempts, updated_at: sql`now()` })
-      .where('id', '=', ref.videoId)
-      .execute();
-    const a = await tx
       .updateTable('video_analysis')
       .set({
         attempts,
@@ -163,19 +95,14 @@ export async function scheduleRetry(
         updated_at: sql`now()`,
       })
       .where('video_id', '=', ref.videoId)
-      .returning(['processing_step', 'overall_progress'])
-      .executeTakeFirst();
+      .execute();
     // The running job's key is cleared by graphile-worker, so this adds the next attempt.
     await enqueue(
       tx,
       'process_video',
       { videoId: ref.videoId, ...(reprocess ? { reprocess } : {}) },
-      {
-        jobKey: processJobKey(ref.videoId),
-        runAt,
-        maxAttempts: 3,
-      },
+      { jobKey: processJobKey(ref.videoId), runAt, maxAttempts: 3 },
     );
-    await publish(tx, ref, 'processing', a?.processing_step ?? null, a?.overall_progress ?? 0);
+    await noteRetryScheduled(tx, ref.videoId, attempts, run.phase === 'enrich');
   });
 }

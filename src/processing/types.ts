@@ -50,16 +50,27 @@ export interface MediaInfo {
   audioStreamCount: number;
 }
 
-export const STEP_NAMES = ['probe', 'normalize', 'thumbnails', 'analyze', 'transcribe'] as const;
+export const STEP_NAMES = ['probe', 'normalize', 'poster', 'analyze', 'transcribe'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
-/** Share of overall progress each step stands for; they sum to 100. */
+/** The steps up to `ready`: after them the video is playable (MP4 + poster) and charged. */
+export const PLAYABLE_STEPS = ['probe', 'normalize', 'poster'] as const satisfies readonly StepName[];
+/** Enrichment: runs while the video is already `ready`; its failure never fails the video. */
+export const ENRICH_STEPS = ['analyze', 'transcribe'] as const satisfies readonly StepName[];
+export type EnrichStepName = (typeof ENRICH_STEPS)[number];
+export const isEnrichStep = (s: string): s is EnrichStepName =>
+  (ENRICH_STEPS as readonly string[]).includes(s);
+
+/**
+ * Share of its phase's progress each step stands for: the playable steps sum to 100 (the video's
+ * `progress`), the enrichment steps too (`analysis.progress`).
+ */
 export const STEP_WEIGHTS: Record<StepName, number> = {
   probe: 5,
-  normalize: 55,
-  thumbnails: 10,
-  analyze: 20,
-  transcribe: 10,
+  normalize: 85,
+  poster: 10,
+  analyze: 85,
+  transcribe: 15,
 };
 
 export type NormalizeMode = 'remux' | 'audio' | 'transcode';
@@ -82,13 +93,11 @@ export interface StoryboardIndex {
   tileHeight: number;
 }
 
-export interface ThumbnailsOutput {
+/** The poster (best of a few candidate frames, found by seeking) and small thumbnails of them. */
+export interface PosterOutput {
   posterKey: string;
   posterAt: number;
   thumbnailKeys: string[];
-  storyboardKey: string;
-  storyboardIndexKey: string;
-  storyboard: StoryboardIndex;
 }
 
 export interface Loudness {
@@ -103,6 +112,9 @@ export interface AnalyzeOutput {
   loudness: Loudness | null;
   waveformKey: string | null;
   waveformPeaks: number;
+  storyboardKey: string;
+  storyboardIndexKey: string;
+  storyboard: StoryboardIndex;
 }
 
 export type TranscriptResult =
@@ -122,7 +134,7 @@ export type TranscriptResult =
 export interface StepOutputs {
   probe: MediaInfo;
   normalize: NormalizeOutput;
-  thumbnails: ThumbnailsOutput;
+  poster: PosterOutput;
   analyze: AnalyzeOutput;
   transcribe: TranscriptResult;
 }

@@ -34,6 +34,12 @@ const stateColumns = (eb: Eb) =>
     eb.ref('a.error_message').as('analysis_error_message'),
     sql<number | null>`(a.metadata->>'durationSeconds')::float8`.as('duration_seconds'),
     sql<string | null>`a.outputs->>'poster'`.as('poster_key'),
+    'a.enrichment_status',
+    'a.enrichment_step',
+    'a.enrichment_progress',
+    'a.enrichment_error_code',
+    'a.enrichment_error_message',
+    'a.eta_seconds',
   ] as const;
 
 const videosWithAnalysis = (db: DbOrTx) =>
@@ -49,6 +55,13 @@ export async function findVideo(db: DbOrTx, userId: string, videoId: string) {
     .where('v.user_id', '=', userId)
     .where('v.id', '=', videoId)
     .executeTakeFirst() as Promise<VideoStateRow | undefined>;
+}
+
+/** A video's state by id alone (the pipeline's events; it already knows whose video it is). */
+export async function findVideoState(db: DbOrTx, videoId: string) {
+  return videosWithAnalysis(db).where('v.id', '=', videoId).executeTakeFirst() as Promise<
+    VideoStateRow | undefined
+  >;
 }
 
 export async function findAnalysis(db: DbOrTx, videoId: string) {

@@ -26,6 +26,7 @@ import {
   statesByIds,
   statesBySession,
 } from './repository.ts';
+import { publishDeleted } from './status.ts';
 import { presentVideo, presentVideos, type VideoDto, videoEventOf } from './video-dto.ts';
 
 /** The library's decisions: what a user may see and change of their videos. */
@@ -74,6 +75,8 @@ export interface VideoStatusDto {
   step: string | null;
   progress: number;
   error: VideoDto['error'];
+  analysis: VideoDto['analysis'];
+  etaSeconds: VideoDto['etaSeconds'];
   updatedAt: string;
 }
 
@@ -88,13 +91,15 @@ export async function videoStatuses(
       ? await statesBySession(ctx.db, userId, q.sessionId)
       : await statesByIds(ctx.db, userId, q.videoIds);
   const videos = (await presentVideos(rows, ctx)).map(
-    ({ id, name, status, step, progress, error, updatedAt }) => ({
+    ({ id, name, status, step, progress, error, analysis, etaSeconds, updatedAt }) => ({
       id,
       name,
       status,
       step,
       progress,
       error,
+      analysis,
+      etaSeconds,
       updatedAt,
     }),
   );
@@ -109,7 +114,7 @@ export async function getVideo(
   userId: string,
   videoId: string,
 ): Promise<
-  VideoDto & {
+  Omit<VideoDto, 'analysis'> & {
     analysis: PresentedAnalysis | null;
     outputs: PresentedOutputs | null;
     originalUrl: string | null;
@@ -124,7 +129,7 @@ export async function getVideo(
     ...dto,
     // One signature for the one poster, whichever field a client reads it from.
     posterUrl: outputs?.poster ?? dto.posterUrl,
-    analysis: presentAnalysis(analysis),
+    analysis: presentAnalysis(analysis, row.status),
     outputs,
     // These statuses always have the stored original (the upload finished).
     originalUrl: ORIGINAL_STORED.includes(row.status) ? signedPath(ctx, originalPath(videoId), userId) : null,
@@ -177,16 +182,6 @@ export async function deleteVideo(ctx: AppContext, userId: string, videoId: stri
     }
     await scheduleCleanup(tx, items);
     await deleteRow(tx, videoId);
-    await publishVideoEvent(tx, {
-      videoId,
-      userId,
-      projectId: video.project_id,
-      sessionId: video.session_id,
-      status: 'deleted',
-      step: null,
-      progress: 0,
-      error: null,
-      updatedAt: new Date().toISOString(),
-    });
+    await publishDeleted(tx, { videoId, userId, projectId: video.project_id, sessionId: video.session_id });
   });
 }

@@ -1,5 +1,5 @@
 import { type MediaContext, objectUrl } from '../accounts/media-urls.ts';
-import type { VideoStatus } from '../db/types.ts';
+import type { EnrichmentStatus, VideoStatus } from '../db/types.ts';
 import type { VideoEvent } from '../events/video-event.ts';
 import { videoError } from '../processing/failure-policy.ts';
 import { outputPath } from '../processing/presenter.ts';
@@ -27,8 +27,23 @@ export interface VideoDto {
   durationSeconds: number | null;
   /** URL of the poster image, once the video is ready (short-lived, signed). */
   posterUrl: string | null;
+  /**
+   * Enrichment after `ready` (storyboard, scenes, silences, loudness, waveform, transcript): its
+   * own state, step and progress (0–100); its failure never fails the video. Null before the
+   * pipeline first claimed the video.
+   */
+  analysis: AnalysisState | null;
+  /** Seconds the running step still needs at ffmpeg's current speed (a transcode), else null. */
+  etaSeconds: number | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface AnalysisState {
+  status: EnrichmentStatus;
+  step: string | null;
+  progress: number;
+  error: { code: string; message: string } | null;
 }
 
 /** The columns every video read selects; see `stateColumns` in repository.ts. */
@@ -53,6 +68,26 @@ export interface VideoStateRow {
   analysis_error_message: string | null;
   duration_seconds: number | string | null;
   poster_key: string | null;
+  enrichment_status: EnrichmentStatus | null;
+  enrichment_step: string | null;
+  enrichment_progress: number | null;
+  enrichment_error_code: string | null;
+  enrichment_error_message: string | null;
+  eta_seconds: number | null;
+}
+
+/** The one definition of a video's enrichment state (`analysis`). */
+export function analysisStateOf(row: VideoStateRow): AnalysisState | null {
+  if (!row.enrichment_status) return null;
+  return {
+    status: row.enrichment_status,
+    step: row.enrichment_status === 'running' ? row.enrichment_step : null,
+    progress: Math.max(0, Math.min(100, Math.round(row.enrichment_progress ?? 0))),
+    error:
+      row.enrichment_status === 'failed' && row.enrichment_error_code
+        ? { code: row.enrichment_error_code, message: row.enrichment_error_message ?? '' }
+        : null,
+  };
 }
 
 /** The one definition of `progress` (0–100, whole numbers). */
@@ -100,6 +135,8 @@ export function presentVideoState(row: VideoStateRow): Omit<VideoDto, 'posterUrl
     size: Number(row.declared_size),
     mimeType: row.mime_type ?? row.declared_type,
     durationSeconds: duration !== null && Number.isFinite(duration) ? duration : null,
+    analysis: analysisStateOf(row),
+    etaSeconds: row.status === 'processing' && row.eta_seconds !== null ? Math.round(row.eta_seconds) : null,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -121,7 +158,7 @@ export const presentVideos = (rows: VideoStateRow[], ctx: MediaContext) =>
 export function videoEventOf(
   row: VideoStateRow,
   dto: Omit<VideoDto, 'posterUrl'>,
-  extra: { name?: string } = {},
+  extra: { name?: string; kind?: VideoEvent['kind'] } = {},
 ): VideoEvent {
   return {
     videoId: dto.id,
@@ -133,6 +170,8 @@ export function videoEventOf(
     progress: dto.progress,
     error: dto.error,
     updatedAt: dto.updatedAt,
+    analysis: dto.analysis,
+    etaSeconds: dto.etaSeconds,
     ...extra,
   };
 }

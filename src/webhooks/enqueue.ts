@@ -11,8 +11,9 @@ import { deliveryJobOptions, webhookEventOfStatus } from './events.ts';
  * change (called from `publishVideoEvent`): a delivery and its job exist if and only if the
  * change committed, so a node dying right after the commit loses nothing (at-least-once).
  *
- * Only changes of status are announced: progress events carry `processing`/`uploading` and are
- * skipped without a query, and a rename (the one event that carries `name`) repeats the
+ * Only changes of status are announced: progress events carry `processing`/`uploading` (or are
+ * marked `kind: 'progress'`, such as enrichment's while the video is `ready`) and are skipped
+ * without a query; the end of enrichment (`kind: 'analysis.ready'`) is `video.analysis.ready`; and a rename (the one event that carries `name`) repeats the
  * current status, which is not news.
  *
  * `data` is the video's public shape (src/videos/video-dto.ts) as of this transaction, without
@@ -20,8 +21,9 @@ import { deliveryJobOptions, webhookEventOfStatus } from './events.ts';
  * A deleted video's row is gone, so its `data` holds what the event knows.
  */
 export async function enqueueWebhookDeliveries(db: DbOrTx, event: VideoEvent): Promise<void> {
-  const type = webhookEventOfStatus(event.status);
-  if (!type || event.name !== undefined) return;
+  if (event.kind === 'progress' || event.name !== undefined) return;
+  const type = event.kind === 'analysis.ready' ? 'video.analysis.ready' : webhookEventOfStatus(event.status);
+  if (!type) return;
   const hooks = await db
     .selectFrom('webhooks')
     .select('id')

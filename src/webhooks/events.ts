@@ -1,8 +1,7 @@
 /**
  * The events a webhook can subscribe to; a webhook created without `events` gets all of them.
- * `video.analysis.ready` is in the public contract and accepted now, but nothing emits it yet:
- * analysis is part of processing to `ready` until a separate enrichment stage exists, which
- * then announces it through `enqueueWebhookDeliveries`.
+ * `video.analysis.ready` is sent when a ready video's enrichment finished (src/processing/settle.ts
+ * publishes it with `kind: 'analysis.ready'`).
  */
 export const WEBHOOK_EVENTS = [
   'video.uploaded',

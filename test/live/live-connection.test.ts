@@ -67,6 +67,12 @@ const row = (id: string, snapshot: string, status: VideoStateRow['status'] = 'up
     analysis_error_message: null,
     duration_seconds: null,
     poster_key: null,
+    enrichment_status: null,
+    enrichment_step: null,
+    enrichment_progress: null,
+    enrichment_error_code: null,
+    enrichment_error_message: null,
+    eta_seconds: null,
     snapshot,
   }) satisfies VideoStateRow & { snapshot: string };
 

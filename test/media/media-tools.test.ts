@@ -115,4 +115,32 @@ describe('media tools', () => {
     const { stdout } = await run('ps', ['-eo', 'args']);
     expect(stdout.split('\n').filter((l) => l.includes(out))).toEqual([]);
   });
+
+  it("reports the time a transcode has left, from ffmpeg's speed", { timeout: 60_000 }, async () => {
+    const src = await makeLong(dir, 6);
+    const info = await tools.probe(await input(src), AbortSignal.timeout(30_000));
+    const seen: Array<{ f: number; eta: number | undefined }> = [];
+    await tools.ffmpeg(
+      normalizeJob(
+        info,
+        'transcode',
+        { location: src, demuxer: info.demuxer! },
+        path.join(dir, 'eta.mp4'),
+        1,
+      ),
+      {
+        signal: AbortSignal.timeout(50_000),
+        durationSeconds: info.durationSeconds,
+        onProgress: (f, eta) => seen.push({ f, eta }),
+      },
+    );
+    const etas = seen.filter((s) => s.eta !== undefined);
+    // ffmpeg's last report (progress=end) has a speed, so at least that one carries an ETA.
+    expect(etas.length).toBeGreaterThan(0);
+    for (const s of etas) expect(s.eta).toBeGreaterThanOrEqual(0);
+    // The seconds left of the media at ffmpeg's speed: none once all of it is written.
+    const last = seen.at(-1)!;
+    expect(last.f).toBeGreaterThan(0.9);
+    expect(last.eta).toBeLessThan(1);
+  });
 });

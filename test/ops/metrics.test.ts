@@ -86,7 +86,7 @@ describe('GET /metrics', () => {
       expect(sampleValue(s, 'clipdock_videos', { status: 'ready' })).toBe(1);
       expect(sampleValue(s, 'clipdock_videos', { status: 'failed' })).toBe(1);
       expect(sampleValue(s, 'clipdock_videos', { status: 'uploading' })).toBe(0);
-      for (const step of ['probe', 'normalize', 'thumbnails']) {
+      for (const step of ['probe', 'normalize', 'poster']) {
         expect(
           sampleValue(s, 'clipdock_processing_step_duration_seconds_count', { step }),
         ).toBeGreaterThanOrEqual(1);

@@ -6,7 +6,7 @@ import { presentAnalysis } from '../../src/processing/presenter.ts';
 import type { Checkpoint } from '../../src/processing/types.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeScenes, makeSilence, SCENE_CUTS, SILENCE } from '../media/fixtures.ts';
-import { analysisRow, uploadedVideo, waitForStatus } from './helpers.ts';
+import { analysisRow, uploadedVideo, waitForAnalysis, waitForStatus } from './helpers.ts';
 
 let server: TestServer;
 let dir: string;
@@ -23,9 +23,14 @@ async function processed(file: string) {
   const user = await signUp(server.url);
   const videoId = await uploadedVideo(server, user.user.id, file);
   const v = await waitForStatus(server.node.ctx.db, videoId, ['ready', 'failed']);
-  const row = await analysisRow(server.node.ctx.db, videoId);
-  expect(v.status, `${row?.error_code}: ${row?.error_message}`).toBe('ready');
-  return { user, videoId, row: row!, analysis: presentAnalysis(row)! };
+  const first = await analysisRow(server.node.ctx.db, videoId);
+  expect(v.status, `${first?.error_code}: ${first?.error_message}`).toBe('ready');
+  // Ready means playable; the analysis follows as enrichment.
+  const row = await waitForAnalysis(server.node.ctx.db, videoId);
+  expect(row.enrichment_status, `${row.enrichment_error_code}: ${row.enrichment_error_message}`).toBe(
+    'ready',
+  );
+  return { user, videoId, row, analysis: presentAnalysis(row, 'ready')! };
 }
 
 describe('analysis', () => {
@@ -72,7 +77,7 @@ describe('analysis', () => {
     expect((row.checkpoint as unknown as Checkpoint).runs).toEqual({
       probe: 1,
       normalize: 1,
-      thumbnails: 1,
+      poster: 1,
       analyze: 1,
       transcribe: 1,
     });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -9,7 +9,15 @@ import type { Checkpoint } from '../../src/processing/types.ts';
 import { keys } from '../../src/storage/object-store.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeGood, makeSilence } from '../media/fixtures.ts';
-import { analysisRow, credits, reservations, uploadedVideo, waitForStatus } from './helpers.ts';
+import {
+  analysisRow,
+  credits,
+  reservations,
+  uploadedVideo,
+  videoRow,
+  waitForAnalysis,
+  waitForStatus,
+} from './helpers.ts';
 
 /** Answers like AssemblyAI's documented v2 API: upload, create, then poll until completed. */
 function fakeAssemblyAi() {
@@ -107,6 +115,7 @@ describe('processing API', () => {
     const file = await makeSilence(dir);
     const videoId = await uploadedVideo(server, user.user.id, file);
     expect((await waitForStatus(db(), videoId, ['ready', 'failed'])).status).toBe('ready');
+    expect((await waitForAnalysis(db(), videoId)).enrichment_status).toBe('ready');
 
     // Transcript via the provider: audio uploaded, key sent as the authorization header only.
     const a = (await analysisRow(db(), videoId))!;
@@ -174,15 +183,16 @@ describe('processing API', () => {
     const rep = await user.api(`/api/videos/${videoId}/reprocess`, { method: 'POST', body: '{}' });
     expect(rep.status).toBe(202);
     expect(await rep.json()).toMatchObject({
-      video: { status: 'processing', steps: ['analyze', 'transcribe'] },
+      video: { status: 'ready', steps: ['analyze', 'transcribe'] },
     });
-    await waitForStatus(db(), videoId, ['ready', 'failed']);
-    const after = (await analysisRow(db(), videoId))!;
+    const after = await waitForAnalysis(db(), videoId);
+    expect(after.enrichment_status).toBe('ready');
+    expect((await videoRow(db(), videoId)).status).toBe('ready');
     expect(after.completed_at).not.toBeNull();
     expect((after.checkpoint as unknown as Checkpoint).runs).toEqual({
       probe: 1,
       normalize: 1,
-      thumbnails: 1,
+      poster: 1,
       analyze: 2,
       transcribe: 2,
     });
@@ -253,29 +263,52 @@ describe('processing API', () => {
     expect(a.attempts).toBe(2);
     expect(await reservations(db(), videoId)).toEqual([{ state: 'released', amount: 10 }]);
   });
-  it('a failed re-analysis returns the video to ready (no charge), with the error on its analysis', {
+  it('a failed re-analysis leaves the video ready and charged once, with the error on its analysis; reprocess re-runs it', {
     timeout: 120_000,
   }, async () => {
     const user = await signUp(server.url);
     const videoId = await uploadedVideo(server, user.user.id, await makeGood('no_audio', dir));
     expect((await waitForStatus(db(), videoId, ['ready', 'failed'])).status).toBe('ready');
+    expect((await waitForAnalysis(db(), videoId)).enrichment_status).toBe('ready');
     // The converted video vanishes: re-analysis cannot read it (a storage error, retried, then given up).
+    const mp4 = path.join(server.dataDir, 'storage', keys.output(videoId, 'video.mp4'));
+    const kept = path.join(dir, `${videoId}.mp4`);
+    await copyFile(mp4, kept);
     await server.node.ctx.store.delete(keys.output(videoId, 'video.mp4'));
     const rep = await user.api(`/api/videos/${videoId}/reprocess`, {
       method: 'POST',
       body: JSON.stringify({ steps: ['analyze'] }),
     });
     expect(rep.status).toBe(202);
-    const deadline = Date.now() + 60_000;
-    let a = await analysisRow(db(), videoId);
-    while (a?.error_code !== 'PROCESSING_FAILED' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      a = await analysisRow(db(), videoId);
+    // Asked again while it runs: refused with a clear code.
+    const again = await user.api(`/api/videos/${videoId}/reprocess`, { method: 'POST', body: '{}' });
+    if (again.status !== 202) {
+      expect(((await again.json()) as { error: { code: string } }).error.code).toBe('ANALYSIS_RUNNING');
     }
-    expect(a?.error_code).toBe('PROCESSING_FAILED');
-    const v = await waitForStatus(db(), videoId, ['ready']);
+    const a = await waitForAnalysis(db(), videoId, ['failed']);
+    expect(a.enrichment_error_code).toBe('PROCESSING_FAILED');
+    const v = await videoRow(db(), videoId);
+    expect(v.status).toBe('ready');
     expect(v.error_code).toBeNull();
-    expect((a!.checkpoint as unknown as Checkpoint).reprocess).toBeUndefined();
+    expect((a.checkpoint as unknown as Checkpoint).reprocess).toBeUndefined();
+    expect(await reservations(db(), videoId)).toEqual([{ state: 'captured', amount: 10 }]);
+    const detail = (await (await user.api(`/api/videos/${videoId}`)).json()) as {
+      status: string;
+      error: unknown;
+      analysis: { status: string; error: { code: string } | null };
+    };
+    expect(detail).toMatchObject({ status: 'ready', error: null });
+    expect(detail.analysis).toMatchObject({ status: 'failed', error: { code: 'PROCESSING_FAILED' } });
+
+    // The MP4 is back: a reprocess runs the enrichment again, still without a charge.
+    await server.node.ctx.store.putFile(keys.output(videoId, 'video.mp4'), kept);
+    const rerun = await user.api(`/api/videos/${videoId}/reprocess`, {
+      method: 'POST',
+      body: JSON.stringify({ steps: ['analyze'] }),
+    });
+    expect(rerun.status).toBe(202);
+    expect((await waitForAnalysis(db(), videoId, ['ready'])).enrichment_error_code).toBeNull();
+    expect((await videoRow(db(), videoId)).status).toBe('ready');
     expect(await reservations(db(), videoId)).toEqual([{ state: 'captured', amount: 10 }]);
   });
 });

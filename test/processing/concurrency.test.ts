@@ -37,7 +37,8 @@ describe('the runner, called directly', () => {
     expect(outcomes.filter((o) => o === 'busy' || o === 'not_processable')).toHaveLength(1);
     expect((await videoRow(ctx.db, videoId)).status).toBe('ready');
     const cp = (await analysisRow(ctx.db, videoId))!.checkpoint as unknown as Checkpoint;
-    expect(cp.runs).toEqual({ probe: 1, normalize: 1, thumbnails: 1, analyze: 1, transcribe: 1 });
+    expect(cp.runs).toEqual({ probe: 1, normalize: 1, poster: 1, analyze: 1, transcribe: 1 });
+    expect((await analysisRow(ctx.db, videoId))!.enrichment_status).toBe('ready');
     expect(await reservations(ctx.db, videoId)).toEqual([{ state: 'captured', amount: 10 }]);
 
     // A ready video is not processed again by a stray job.

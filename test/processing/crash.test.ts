@@ -8,7 +8,14 @@ import { recoverStalledVideos } from '../../src/processing/recovery.ts';
 import type { Checkpoint } from '../../src/processing/types.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeLong } from '../media/fixtures.ts';
-import { analysisRow, credits, reservations, uploadedVideo, waitForStatus } from './helpers.ts';
+import {
+  analysisRow,
+  credits,
+  reservations,
+  uploadedVideo,
+  waitForAnalysis,
+  waitForStatus,
+} from './helpers.ts';
 
 /**
  * A worker process killed with SIGKILL in the middle of a transcode: another worker resumes the
@@ -98,12 +105,14 @@ describe('a worker killed mid-transcode', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     const v = await waitForStatus(db, videoId, ['ready', 'failed'], 150_000);
-    const a = (await analysisRow(db, videoId))!;
-    expect(v.status, `${a.error_code}: ${a.error_message}`).toBe('ready');
+    const atReady = (await analysisRow(db, videoId))!;
+    expect(v.status, `${atReady.error_code}: ${atReady.error_message}`).toBe('ready');
+    const a = await waitForAnalysis(db, videoId);
+    expect(a.enrichment_status).toBe('ready');
     expect((a.checkpoint as unknown as Checkpoint).runs).toEqual({
       probe: 1,
       normalize: 2,
-      thumbnails: 1,
+      poster: 1,
       analyze: 1,
       transcribe: 1,
     });

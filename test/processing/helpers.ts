@@ -101,3 +101,27 @@ export async function credits(db: Db, userId: string) {
     .where('user_id', '=', userId)
     .executeTakeFirstOrThrow();
 }
+
+/**
+ * Waits until the video's enrichment (after `ready`) reaches one of `statuses` (polling the
+ * database; no fixed sleeps), and returns its analysis row.
+ */
+export async function waitForAnalysis(
+  db: Db,
+  videoId: string,
+  statuses: string[] = ['ready', 'failed'],
+  timeoutMs = 110_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const a = await analysisRow(db, videoId);
+    if (a && statuses.includes(a.enrichment_status)) return a;
+    if (Date.now() > deadline) {
+      const v = await videoRow(db, videoId);
+      expect.fail(
+        `video ${videoId} is ${v.status}, analysis ${a?.enrichment_status} (step ${a?.enrichment_step}, ${a?.enrichment_error_code}: ${a?.enrichment_error_message}), waited for ${statuses.join('|')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -7,7 +7,7 @@ import { enqueue, processJobKey } from '../../src/jobs/queue.ts';
 import { keys } from '../../src/storage/object-store.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { BAD_FILES, makeGood } from '../media/fixtures.ts';
-import { credits, uploadedVideo, waitForStatus } from './helpers.ts';
+import { credits, uploadedVideo, waitForAnalysis, waitForStatus } from './helpers.ts';
 
 const QUOTA = 50_000_000;
 let server: TestServer;
@@ -44,6 +44,7 @@ async function readyVideo(userId: string): Promise<string> {
     await makeGood('no_audio', await mkdtemp(path.join(dir, 'g-'))),
   );
   expect((await waitForStatus(db(), videoId, ['ready', 'failed'])).status).toBe('ready');
+  await waitForAnalysisDone(videoId);
   return videoId;
 }
 
@@ -98,6 +99,7 @@ describe('retries and re-analyses a user asks for', () => {
 
     expect((await user.api(`/api/videos/${videoId}/retry`, { method: 'POST' })).status).toBe(202);
     expect((await waitForStatus(db(), videoId, ['ready', 'failed'])).status).toBe('ready');
+    await waitForAnalysisDone(videoId);
     expect((await reprocess(user.api, videoId)).status).toBe(202);
     await waitForAnalysisDone(videoId);
     const third = await errorOf(await reprocess(user.api, videoId));
@@ -173,17 +175,6 @@ describe('the storage quota', () => {
 
 /** A re-analysis is over when the video is ready again with its analysis completed. */
 async function waitForAnalysisDone(videoId: string): Promise<void> {
-  const deadline = Date.now() + 100_000;
-  for (;;) {
-    const row = await db()
-      .selectFrom('videos as v')
-      .innerJoin('video_analysis as a', 'a.video_id', 'v.id')
-      .select(['v.status', 'a.completed_at', 'a.error_code'])
-      .where('v.id', '=', videoId)
-      .executeTakeFirstOrThrow();
-    if (row.status === 'ready' && row.completed_at) return;
-    if (Date.now() > deadline)
-      expect.fail(`re-analysis of ${videoId} did not finish: ${JSON.stringify(row)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  expect((await waitForAnalysis(db(), videoId)).enrichment_status).toBe('ready');
+  expect((await waitForStatus(db(), videoId, ['ready'])).status).toBe('ready');
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../src/errors.ts';
 import { enqueue, processJobKey } from '../../src/jobs/queue.ts';
+import type { Checkpoint } from '../../src/processing/types.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { bins, makeGood } from '../media/fixtures.ts';
 import { analysisRow, reservations, uploadedVideo, waitForStatus } from './helpers.ts';
@@ -129,7 +130,9 @@ describe('a media tool that crashes on the input', () => {
     const v = await waitForStatus(db(), videoId, ['ready', 'failed']);
     expect(v.status).toBe('ready');
     const a = (await analysisRow(db(), videoId))!;
-    expect(a.attempts).toBe(1);
+    // The crash cost one attempt; from `ready` on, enrichment counts attempts of its own.
+    expect((a.checkpoint as unknown as Checkpoint).runs.probe).toBe(2);
+    expect(a.attempts).toBe(0);
     expect(a.tool_crashes).toBe(1);
     expect(await reservations(db(), videoId)).toEqual([{ state: 'captured', amount: 10 }]);
   });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeGood } from '../media/fixtures.ts';
-import { uploadedVideo, waitForStatus } from '../processing/helpers.ts';
+import { uploadedVideo, waitForAnalysis, waitForStatus } from '../processing/helpers.ts';
 import { fakeMp4 } from '../uploads/helpers.ts';
 
 /**
@@ -89,6 +89,8 @@ describe('stored bytes are never a page', () => {
     const user = await signUp(server.url);
     const videoId = await uploadedVideo(server, user.user.id, await makeGood('no_audio', dir));
     expect((await waitForStatus(db(), videoId, ['ready', 'failed'])).status).toBe('ready');
+    // The storyboard comes with the enrichment that follows `ready`.
+    expect((await waitForAnalysis(db(), videoId)).enrichment_status).toBe('ready');
     for (const [name, type] of [
       ['video.mp4', 'video/mp4'],
       ['poster.jpg', 'image/jpeg'],

@@ -145,6 +145,9 @@ describe('batch status', () => {
         step: null,
         progress: 42,
         error: null,
+        // Enrichment (after `ready`) has no state before the pipeline claims the video.
+        analysis: null,
+        etaSeconds: null,
         updatedAt: expect.any(String),
       },
       {
@@ -154,6 +157,8 @@ describe('batch status', () => {
         step: 'normalize',
         progress: 61,
         error: null,
+        analysis: { status: 'pending', step: null, progress: 0, error: null },
+        etaSeconds: null,
         updatedAt: expect.any(String),
       },
     ]);

@@ -53,16 +53,26 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
     await waitForStatus(server.node.ctx.db, file.videoId, ['ready']);
 
     const mine = () => receiver.received.filter((r) => r.path === '/ready');
-    // Two deliveries, two jobs: they may arrive in either order.
-    await waitFor(async () => mine().length >= 2, 60_000);
-    expect(mine()).toHaveLength(2);
+    // Three deliveries, three jobs: they may arrive in any order. The enrichment that follows
+    // `ready` is announced once, when it is done (its progress events are not news).
+    await waitFor(async () => mine().length >= 3, 60_000);
+    expect(mine()).toHaveLength(3);
     const events = mine().map((r) => verified(hook.secret, r));
-    expect(events.map((e) => e.type).sort()).toEqual(['video.ready', 'video.uploaded']);
+    expect(events.map((e) => e.type).sort()).toEqual([
+      'video.analysis.ready',
+      'video.ready',
+      'video.uploaded',
+    ]);
     for (const e of events) {
       expect(e.data.id).toBe(file.videoId);
       expect(e.data.name).toBe('phone.mov');
-      expect(e.data.status).toBe(e.type === 'video.ready' ? 'ready' : 'uploaded');
+      expect(e.data.status).toBe(e.type === 'video.uploaded' ? 'uploaded' : 'ready');
     }
+    const analysed = events.find((e) => e.type === 'video.analysis.ready')!;
+    expect((analysed.data as { analysis?: unknown }).analysis).toMatchObject({
+      status: 'ready',
+      progress: 100,
+    });
 
     // The signature covers the body: one changed byte and the verifier refuses it.
     const ready = mine().find((r) => JSON.parse(r.body).type === 'video.ready')!;
@@ -75,9 +85,9 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
 
     const log = await waitFor(async () => {
       const d = await deliveries(user.api, hook.id);
-      return d.length === 2 && d.every((x) => x.status === 'delivered') && d;
+      return d.length === 3 && d.every((x) => x.status === 'delivered') && d;
     });
-    expect(log.map((d) => d.event)).toEqual(['video.ready', 'video.uploaded']);
+    expect(log.map((d) => d.event)).toEqual(['video.analysis.ready', 'video.ready', 'video.uploaded']);
     for (const d of log) {
       expect(d).toMatchObject({ videoId: file.videoId, attempts: 1, lastStatusCode: 200, error: null });
       expect(mine().some((r) => r.headers['webhook-id'] === `msg_${d.id}`)).toBe(true);
@@ -89,7 +99,7 @@ describe('outgoing webhooks (WEBHOOK_ALLOW_PRIVATE=true)', () => {
       body: JSON.stringify({ name: 'renamed.mov' }),
     });
     expect(renamed.status).toBe(200);
-    expect((await deliveries(user.api, hook.id)).length).toBe(2);
+    expect((await deliveries(user.api, hook.id)).length).toBe(3);
     // The list never shows a secret.
     const listed = await (await user.api('/api/webhooks')).json();
     expect(JSON.stringify(listed)).not.toContain('whsec_');

@@ -43,10 +43,21 @@ export interface StoryboardIndex {
   tileWidth: number;
   tileHeight: number;
 }
-export interface Analysis {
-  durationSeconds: number | null;
-  width: number | null;
-  height: number | null;
+/** Enrichment after `ready` (storyboard, scenes, sound, transcript): its own live state. */
+export interface AnalysisState {
+  status: 'pending' | 'running' | 'ready' | 'failed';
+  step: string | null;
+  progress: number;
+  error: { code: string; message: string } | null;
+}
+/**
+ * The detail route's analysis. The list, the batch status and the socket send only its state
+ * (`AnalysisState`); the store merges the two (store.ts).
+ */
+export interface Analysis extends Partial<AnalysisState> {
+  durationSeconds?: number | null;
+  width?: number | null;
+  height?: number | null;
   videoCodec?: string | null;
   scenes?: Array<{ start: number }>;
   storyboard?: StoryboardIndex | null;
@@ -80,6 +91,8 @@ export interface Video {
   analysis?: Analysis | null;
   outputs?: Outputs | null;
   posterUrl?: string | null;
+  /** Seconds the running conversion still needs (from ffmpeg's speed), when known. */
+  etaSeconds?: number | null;
 }
 export interface UploadSession {
   sessionId: string;

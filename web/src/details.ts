@@ -7,7 +7,8 @@ const requested = new Set<string>();
 /** Makes sure a ready video's analysis and outputs are in the store (fetched once, not polled). */
 export function useVideoDetail(video: Video | undefined): void {
   const id = video?.id;
-  const need = !!video && video.status === 'ready' && (!video.outputs || !video.analysis);
+  const need =
+    !!video && video.status === 'ready' && (!video.outputs || video.analysis?.durationSeconds === undefined);
   useEffect(() => {
     if (!id || !need || requested.has(id)) return;
     requested.add(id);

@@ -1,4 +1,4 @@
-import type { VideoStatus } from './api.ts';
+import type { Video, VideoStatus } from './api.ts';
 
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n) || n < 0) return '—';
@@ -35,6 +35,7 @@ export const STEP_WORDS: Record<string, string> = {
   normalize: 'Converting format…',
   transcode: 'Converting format…',
   thumbnails: 'Making thumbnails…',
+  poster: 'Making the poster…',
   analyze: 'Analysing scenes…',
   scenes: 'Analysing scenes…',
   transcribe: 'Transcribing…',
@@ -57,6 +58,37 @@ export function stepWords(step: string | null | undefined, status: VideoStatus):
     return STEP_WORDS[step] ?? `${step[0]!.toUpperCase()}${step.slice(1)}…`;
   if (status === 'processing') return 'Starting…';
   return STATUS_WORDS[status];
+}
+
+/** Enrichment's steps, as the status line names them after "Ready · ". */
+const ENRICH_WORDS: Record<string, string> = {
+  analyze: 'finding scenes',
+  transcribe: 'transcribing',
+};
+
+/** "1 min left", "25 s left": a conversion's time left from ffmpeg's speed. */
+export function etaWords(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '';
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s left`;
+  return `${Math.round(seconds / 60)} min left`;
+}
+
+/**
+ * The status line of a video: its step while processing (with the time left of a conversion),
+ * and once ready, the enrichment under way: "Ready · finding scenes 40 %".
+ */
+export function statusWords(v: Pick<Video, 'status' | 'step' | 'analysis' | 'etaSeconds'>): string {
+  const base = stepWords(v.step, v.status);
+  if (v.status === 'processing') {
+    const eta = etaWords(v.etaSeconds);
+    return eta ? `${base} ${eta}` : base;
+  }
+  const a = v.analysis;
+  if (v.status !== 'ready' || !a?.status || a.status === 'ready') return base;
+  if (a.status === 'failed') return `${base} · analysis failed`;
+  if (a.status === 'pending' || !a.step) return `${base} · analysis queued`;
+  const step = ENRICH_WORDS[a.step] ?? a.step;
+  return `${base} · ${step} ${Math.round(a.progress ?? 0)} %`;
 }
 
 /** What a person can do about each failure, by error code. */

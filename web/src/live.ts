@@ -1,4 +1,4 @@
-import { Api, type Video, type VideoStatus } from './api.ts';
+import { type AnalysisState, Api, type Video, type VideoStatus } from './api.ts';
 import { checkStillSignedIn, refreshMe } from './session.ts';
 import { appStore, forgetVideo, mergeVideos } from './store.ts';
 
@@ -13,6 +13,9 @@ interface StatusMessage {
   error: { code: string; message: string } | null;
   updatedAt?: string;
   name?: string;
+  /** Enrichment after `ready` (absent from older servers). */
+  analysis?: AnalysisState | null;
+  etaSeconds?: number | null;
   seq?: number;
 }
 
@@ -101,10 +104,18 @@ export function startLiveStatus(): () => void {
         updatedAt: e.updatedAt,
         projectId: e.projectId,
         name: e.name,
+        analysis: e.analysis ?? undefined,
+        etaSeconds: e.etaSeconds,
       };
       mergeVideos([patch]);
       if (!known) fetchDetail(id);
-      else if (e.status === 'ready' && !known.outputs?.video) {
+      else if (
+        (e.status === 'ready' && !known.outputs?.video) ||
+        // An enrichment step finished (analysis moved on, or is done): its scene marks and
+        // storyboard go into the player, without a reload.
+        (e.analysis?.status === 'ready' && known.analysis?.status !== 'ready') ||
+        (!!known.analysis?.step && e.analysis?.step !== known.analysis.step)
+      ) {
         detailed.delete(id);
         fetchDetail(id);
       }

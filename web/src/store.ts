@@ -61,7 +61,12 @@ export function mergeVideos(videos: Array<Partial<Video> & { id: string }>): voi
     const next = { ...s.videos };
     for (const v of videos) {
       const prev = next[v.id];
-      const clean = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined));
+      const clean = Object.fromEntries(
+        Object.entries(v).filter(([, x]) => x !== undefined),
+      ) as Partial<Video>;
+      // The socket and the list send the analysis' state only: it updates, never erases, the
+      // detail's findings (scenes, storyboard) that the player shows.
+      if (clean.analysis && prev?.analysis) clean.analysis = { ...prev.analysis, ...clean.analysis };
       next[v.id] = { ...(prev ?? { name: '', status: 'pending_upload' }), ...clean } as Video;
     }
     return { videos: next };

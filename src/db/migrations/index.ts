@@ -9,6 +9,7 @@ import * as m008 from './008_cleanup_runs.ts';
 import * as m009 from './009_webhooks.ts';
 import * as m010 from './010_alerts.ts';
 import * as m011 from './011_s3_uploads.ts';
+import * as m012 from './012_enrichment.ts';
 import * as m013 from './013_upload_fingerprints.ts';
 
 /** Every migration, in order. Add new ones here as `NNN_name`. */
@@ -23,5 +24,6 @@ export const migrations: Record<string, Migration> = {
   '009_webhooks': m009,
   '010_alerts': m010,
   '011_s3_uploads': m011,
+  '012_enrichment': m012,
   '013_upload_fingerprints': m013,
 };

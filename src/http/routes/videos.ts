@@ -41,6 +41,17 @@ const videoDto = z.object({
   mimeType: z.string().nullable(),
   durationSeconds: z.number().nullable(),
   posterUrl: z.string().nullable(),
+  /** Enrichment after `ready` (issue 10): its own state; its failure never fails the video. */
+  analysis: z
+    .object({
+      status: z.enum(['pending', 'running', 'ready', 'failed']),
+      step: z.string().nullable(),
+      progress: z.number(),
+      error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    })
+    .nullable(),
+  /** Seconds the running step (a transcode) still needs at ffmpeg's speed, when known. */
+  etaSeconds: z.number().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -51,6 +62,8 @@ const statusDto = videoDto.pick({
   step: true,
   progress: true,
   error: true,
+  analysis: true,
+  etaSeconds: true,
   updatedAt: true,
 });
 const idParams = z.object({ id: z.uuid() });

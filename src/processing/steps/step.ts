@@ -21,8 +21,8 @@ export interface StepContext {
   /** Outputs of the steps that ran before this one. */
   done: Partial<StepOutputs>;
   signal: AbortSignal;
-  /** 0..1 within this step. */
-  onProgress: (fraction: number) => void;
+  /** 0..1 within this step, and the seconds it still needs when ffmpeg tells (its speed). */
+  onProgress: (fraction: number, etaSeconds?: number) => void;
   /** A fresh directory, removed after the step. */
   tmpDir: string;
 }

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import { Api, ApiError, type Video } from '../api.ts';
 import { durationOf, useVideoDetail } from '../details.ts';
-import { formatDuration, helpFor, STEP_WORDS, stepWords } from '../format.ts';
+import { formatDuration, helpFor, STEP_WORDS, statusWords } from '../format.ts';
 import { refreshMe } from '../session.ts';
 import { appStore, forgetVideo, mergeVideos, useStore } from '../store.ts';
 import { addToTimeline, timelineStore } from '../timeline.ts';
@@ -94,7 +94,8 @@ export function Dashboard() {
   );
 }
 
-const PIPELINE = ['probe', 'normalize', 'thumbnails', 'analyze', 'transcribe'];
+/** The steps to `ready` (playable); analysis and transcript follow on the ready video. */
+const PIPELINE = ['probe', 'normalize', 'poster', 'analyze', 'transcribe'];
 
 function ProcessingItem({ video }: { video: Video }) {
   const [open, setOpen] = useState(false);
@@ -117,8 +118,7 @@ function ProcessingItem({ video }: { video: Video }) {
         <span className="video-text">
           <span className="filename">{video.name}</span>
           <span className="small step" data-testid="step-words">
-            {stepWords(video.step, video.status)}{' '}
-            {video.status === 'processing' && <span className="muted">{progress}%</span>}
+            {statusWords(video)} {video.status === 'processing' && <span className="muted">{progress}%</span>}
           </span>
           <span
             className="bar thin"
@@ -168,7 +168,10 @@ function ReadyItem({ video, onPreview }: { video: Video; onPreview: () => void }
         <span className="video-text">
           <span className="filename">{video.name}</span>
           <span className="small muted">
-            <span className="status-pill ok">Ready</span> {formatDuration(durationOf(video))}
+            <span className="status-pill ok" data-testid="ready-words">
+              {statusWords(video)}
+            </span>{' '}
+            {formatDuration(durationOf(video))}
             {video.analysis?.width ? ` · ${video.analysis.width}×${video.analysis.height}` : ''}
           </span>
         </span>

@@ -1,7 +1,7 @@
 import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { Api, ApiError, type Video } from '../api.ts';
 import { durationOf } from '../details.ts';
-import { formatBytes, formatDuration, STATUS_WORDS, stepWords } from '../format.ts';
+import { formatBytes, formatDuration, STATUS_WORDS, statusWords } from '../format.ts';
 import { refreshMe } from '../session.ts';
 import { appStore, forgetVideo, mergeVideos, useStore } from '../store.ts';
 import { Icon } from './icons.tsx';
@@ -150,7 +150,7 @@ export function Library() {
               <span className="tile-name" title={v.name}>
                 {v.name}
               </span>
-              <span className={`status-pill ${statusTone(v.status)}`}>{stepWords(v.step, v.status)}</span>
+              <span className={`status-pill ${statusTone(v.status)}`}>{statusWords(v)}</span>
             </button>
           </li>
         ))}
@@ -240,7 +240,7 @@ function DetailPane({
         <Player video={video} />
       ) : (
         <p className="muted">
-          {stepWords(video.step, video.status)}
+          {statusWords(video)}
           {video.error ? ` — ${video.error.message}` : ''}
         </p>
       )}

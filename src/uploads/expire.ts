@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AppContext } from '../context.ts';
-import { endUnfinishedUpload, UNFINISHED } from './upload-state.ts';
+import { toUploadEnded, UNFINISHED } from '../videos/upload-status.ts';
 
 /**
  * The `expire_uploads` task: videos whose upload did not finish within UPLOAD_EXPIRY_HOURS become
@@ -29,7 +29,7 @@ export async function expireUploads(ctx: AppContext, batchSize = 200): Promise<n
         .skipLocked()
         .execute();
       for (const { id } of rows) {
-        await endUnfinishedUpload(tx, ctx.config, id, {
+        await toUploadEnded(tx, ctx.config, id, {
           status: 'upload_expired',
           errorCode: 'UPLOAD_EXPIRED',
           errorMessage: `The upload did not finish within ${ctx.config.limits.uploadExpiryHours} hours. Upload the file again in a new session.`,

@@ -1,13 +1,12 @@
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { sql } from 'kysely';
 import { scheduleCleanup } from '../cleanup/cleanup.ts';
 import type { AppContext } from '../context.ts';
 import type { AppError } from '../errors.ts';
 import { enqueue, processJobKey } from '../jobs/queue.ts';
 import { countUploadOutcome } from '../metrics/metrics.ts';
 import { keys } from '../storage/object-store.ts';
-import { countInSession, endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
+import { toUploadEnded, toUploaded } from '../videos/upload-status.ts';
 import { detectStoredOriginal, refusalOf } from './verdict.ts';
 
 /** An upload whose stored bytes are not an accepted video container: the video is failed. */
@@ -99,7 +98,7 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
     const verdict = await detectStoredOriginal(ctx, videoId, size);
     if (verdict.kind !== 'video') {
       refused = refusalOf(video.name, verdict);
-      await endUnfinishedUpload(tx, ctx.config, videoId, {
+      await toUploadEnded(tx, ctx.config, videoId, {
         status: 'failed',
         errorCode: refused.code,
         errorMessage: refused.message,
@@ -114,21 +113,9 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
     const mime = verdict.container.mime;
     detectedType = mime;
 
-    const row = await tx
-      .updateTable('videos')
-      .set({
-        status: 'uploaded',
-        storage_key: keys.original(videoId),
-        received_bytes: size,
-        upload_progress: 100,
-        upload_completed_at: sql`now()`,
-        mime_type: mime,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', videoId)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await countInSession(tx, row.session_id, { uploaded: 1, bytes: size });
+    const row = await toUploaded(tx, videoId, { size, mime });
+    // Unreachable: the row is locked as `uploading` above.
+    if (!row) return false;
 
     const started = row.upload_started_at ?? row.created_at;
     const durationMs = Math.max(1, (row.upload_completed_at ?? new Date()).getTime() - started.getTime());
@@ -145,7 +132,6 @@ export async function finishUpload(ctx: AppContext, videoId: string): Promise<bo
       })
       .execute();
     await enqueue(tx, 'process_video', { videoId }, { jobKey: processJobKey(videoId) });
-    await publishUploadEvent(tx, row);
     return true;
   });
   if (refused) throw new UploadRefusedError(refused);

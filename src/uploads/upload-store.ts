@@ -1,12 +1,11 @@
 import type stream from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
-import { sql } from 'kysely';
 import type { VideoRow } from '../db/types.ts';
 import { ERRORS as APP_ERRORS } from '../errors.ts';
+import { toUploadEnded, toUploading } from '../videos/upload-status.ts';
 import { storedOriginalSize } from './finish.ts';
 import { UploadProgressWriter } from './progress.ts';
 import { finishOrRefuse, isTusError, tusError, uploadRequest } from './upload-request.ts';
-import { endUnfinishedUpload, publishUploadEvent } from './upload-state.ts';
 import { type UploadStoreDeps, UploadWriter } from './upload-write.ts';
 
 export { finishOrRefuse, tusError, type UploadRequestContext, uploadRequest } from './upload-request.ts';
@@ -86,20 +85,7 @@ export class ClipdockUploadStore extends DataStore {
           metadata: { ...metadata, contentType: 'application/octet-stream' },
         }),
       );
-      const row = await tx
-        .updateTable('videos')
-        .set({
-          status: 'uploading',
-          upload_id: videoId,
-          upload_started_at: sql`now()`,
-          received_bytes: 0,
-          upload_progress: 0,
-          updated_at: sql`now()`,
-        })
-        .where('id', '=', videoId)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await publishUploadEvent(tx, row);
+      if (!(await toUploading(tx, videoId))) throw tusError('VIDEO_NOT_AWAITING_UPLOAD');
     });
     return upload;
   }
@@ -194,7 +180,7 @@ export class ClipdockUploadStore extends DataStore {
 
   override async remove(id: string): Promise<void> {
     const canceled = await this.ctx.db.transaction().execute((tx) =>
-      endUnfinishedUpload(tx, this.ctx.config, id, {
+      toUploadEnded(tx, this.ctx.config, id, {
         status: 'canceled',
         reason: 'upload terminated by the client',
       }),

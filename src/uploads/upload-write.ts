@@ -6,11 +6,11 @@ import type { VideoRow } from '../db/types.ts';
 import { ERRORS as APP_ERRORS } from '../errors.ts';
 import { countUploadBody } from '../metrics/metrics.ts';
 import { isStorageFull } from '../storage/full.ts';
+import { toUploadEnded, UNFINISHED } from '../videos/upload-status.ts';
 import type { UploadProgressWriter } from './progress.ts';
 import { S3PartStore } from './s3-upload-store.ts';
 import { SNIFF_BYTES, UploadMeter } from './upload-meter.ts';
 import { isTusError, tusError, uploadRequest } from './upload-request.ts';
-import { endUnfinishedUpload, UNFINISHED } from './upload-state.ts';
 import { refusalOf } from './verdict.ts';
 
 export interface UploadStoreDeps {
@@ -116,7 +116,7 @@ export class UploadWriter {
           verdict.kind === 'not_video' ? { ...verdict, category: 'other' } : verdict,
         );
         await this.ctx.db.transaction().execute((tx) =>
-          endUnfinishedUpload(tx, this.ctx.config, id, {
+          toUploadEnded(tx, this.ctx.config, id, {
             status: 'failed',
             errorCode: refusal.code,
             errorMessage: refusal.message,

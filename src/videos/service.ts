@@ -13,7 +13,6 @@ import {
   presentOutputs,
 } from '../processing/presenter.ts';
 import { keys } from '../storage/object-store.ts';
-import { UNFINISHED, uploadCleanupTarget } from '../uploads/upload-state.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
   deleteRow,
@@ -27,6 +26,7 @@ import {
   statesBySession,
 } from './repository.ts';
 import { publishDeleted } from './status.ts';
+import { UNFINISHED, uploadCleanupTarget } from './upload-status.ts';
 import { presentVideo, presentVideos, type VideoDto, videoEventOf } from './video-dto.ts';
 
 /** The library's decisions: what a user may see and change of their videos. */

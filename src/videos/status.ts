@@ -12,13 +12,15 @@ import { findVideoState } from './repository.ts';
 import { presentVideoState, videoEventOf } from './video-dto.ts';
 
 /**
- * The one owner of a video's status changes after its upload (processing, videos, cleanup):
- * uploaded → processing → ready / failed, retry, an original found missing, deleted; the
- * enrichment that follows `ready` is in analysis-status.ts. Each transition is a conditional update (false: the video was not in a
- * state it may leave that way; someone else moved it) that settles credits, schedules cleanup and
- * publishes the change in the caller's transaction, as one event shape built here.
- * (The upload's own states, pending_upload → uploading → uploaded, canceled, expired, are still
- * moved by src/uploads; they publish through the same DTO.)
+ * The one owner of a video's status changes, with its two siblings: the upload's own states in
+ * upload-status.ts (pending_upload → uploading → uploaded, and failed / canceled / upload_expired
+ * for an upload that never finishes), then here uploaded → processing → ready / failed, retry,
+ * an original found missing, deleted; the enrichment that follows `ready` is in
+ * analysis-status.ts. Nothing else writes `videos.status` (test/videos/status-owner.test.ts
+ * checks). Each transition is a conditional update (false: the video was not in a state it may
+ * leave that way; someone else moved it) that settles credits, schedules cleanup and publishes
+ * the change in the caller's transaction, as one event shape built here (publishVideoState,
+ * from video-dto.ts). src/videos never imports src/uploads: uploads calls in.
  */
 
 /**

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expireUploads } from '../../src/uploads/expire.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
-import { createSession, fakeMp4, headOffset } from './helpers.ts';
+import { createSession, fakeMp4, headOffset, waitFor } from './helpers.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -163,6 +163,16 @@ describe('upload sessions', () => {
     expect(await headOffset(url, u.token)).toBe(100_000);
 
     const db = server.node.ctx.db;
+    // The progress write runs after the reply and locks the row: the sweep (SKIP LOCKED) would
+    // leave the video for its next run. Wait until it is committed.
+    await waitFor(async () => {
+      const v = await db
+        .selectFrom('videos')
+        .select('received_bytes')
+        .where('id', '=', started.videoId)
+        .executeTakeFirst();
+      return Number(v?.received_bytes) === 100_000;
+    });
     expect(await expireUploads(server.node.ctx)).toBe(0);
     await db
       .updateTable('videos')

@@ -6,10 +6,11 @@ import { promisify } from 'node:util';
 import { startS3rver, type TestS3 } from '../test/helpers/s3rver.ts';
 import { rssOf, sampleRss } from './lib/child.ts';
 import { makeInput } from './lib/disk.ts';
+import { printMemory } from './lib/mem-report.ts';
 import { bareMultipartUpload, bareS3Client, emptyBucket } from './lib/s3-bare.ts';
 import { MiB, printTable, section } from './lib/table.ts';
 import { tusUpload } from './lib/tus-client.ts';
-import { clipdockSubject, type Subject } from './lib/upload-subjects.ts';
+import { clipdockSubject, MEM_TRACE, type Subject } from './lib/upload-subjects.ts';
 
 /**
  * `npm run bench -- uploads-s3`: Clipdock with STORAGE_DRIVER=s3 (CLIPDOCK_ROLE=api, its own
@@ -22,7 +23,7 @@ import { clipdockSubject, type Subject } from './lib/upload-subjects.ts';
  * Env: BENCH_UPLOAD_MIB (file size, default 1024), BENCH_REPEATS (default 3; the best counts),
  * S3_UPLOAD_PART_MIB (part size of both, default 8, Clipdock's default),
  * BENCH_S3_CHUNK_MIB (tus PATCH size, default 10), BENCH_NODE_ARGS (Clipdock's node options;
- * default those of `npm start`).
+ * default those of `npm start`), BENCH_MEM_TRACE=1 (where Clipdock's memory grew, as in uploads.ts).
  * The bare upload runs in the bench's process, beside s3rver; Clipdock's RSS is read from /proc.
  */
 const SIZE = Number(process.env.BENCH_UPLOAD_MIB ?? 1024) * MiB;
@@ -139,6 +140,7 @@ export async function run(): Promise<void> {
       },
     );
     const clipdock = clipdockRunner(clip, input);
+    if (MEM_TRACE) process.kill(clip.server.pid, 'SIGUSR2');
     const idle = await rssOf(clip.server.pid);
     const sampler = sampleRss(clip.server.pid);
 
@@ -190,6 +192,7 @@ export async function run(): Promise<void> {
         ],
       ],
     );
+    if (MEM_TRACE) await printMemory([clip], path.join(DATA, 'profiles'));
     console.log('\nRatios (best against best)\n');
     printTable(
       ['ratio', 'value'],

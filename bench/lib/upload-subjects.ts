@@ -65,8 +65,20 @@ export async function bareSubject(
   };
 }
 
-/** A real Clipdock node (`node src/main.ts`, embedded PostgreSQL, local-disk storage). */
-export async function clipdockSubject(dataDir: string, opts: StartOptions): Promise<Subject> {
+/** How a Clipdock node stores files: local disk (the default) or a bucket (bench/uploads-s3.bench.ts). */
+export interface ClipdockStorage {
+  name: string;
+  env: Record<string, string>;
+  /** Frees what finished uploads left in storage. */
+  clear(): Promise<void>;
+}
+
+/** A real Clipdock node (`node src/main.ts`, embedded PostgreSQL, local-disk storage unless told). */
+export async function clipdockSubject(
+  dataDir: string,
+  opts: StartOptions,
+  storage?: ClipdockStorage,
+): Promise<Subject> {
   const probeFile = `${dataDir}.mem.json`;
   const probe = probeOptions(probeFile);
   const env: Record<string, string> = {
@@ -82,6 +94,7 @@ export async function clipdockSubject(dataDir: string, opts: StartOptions): Prom
     MAX_FILES_PER_SESSION: String(opts.maxFiles),
     DATABASE_URL: '',
     STORAGE_DRIVER: 'fs',
+    ...storage?.env,
   };
   const server = await startServer({
     name: 'Clipdock',
@@ -103,7 +116,7 @@ export async function clipdockSubject(dataDir: string, opts: StartOptions): Prom
   if (signup.status !== 201) throw new Error(`Clipdock signup failed: ${signup.status}`);
   const auth = { authorization: `Bearer ${signup.json.token}` };
   return {
-    name: 'Clipdock',
+    name: storage?.name ?? 'Clipdock',
     server,
     probeFile,
     async targets(count, size) {
@@ -130,6 +143,6 @@ export async function clipdockSubject(dataDir: string, opts: StartOptions): Prom
       }));
     },
     // Finished uploads are renamed into storage; the database rows stay (they are tiny).
-    clear: () => emptyDir(path.join(dataDir, 'storage', 'videos')),
+    clear: storage?.clear ?? (() => emptyDir(path.join(dataDir, 'storage', 'videos'))),
   };
 }

@@ -23,7 +23,11 @@ import fs from 'node:fs';
 /** Chunks below this size are not worth a detach (and are likely pooled). */
 const MIN_RELEASE_BYTES = 4096;
 
-function release(chunk: ArrayBufferView): void {
+/**
+ * Frees `chunk`'s memory now, when it owns its whole ArrayBuffer (a socket read, a part buffer).
+ * The caller promises that nothing, JS or native, still reads it.
+ */
+export function releaseChunk(chunk: ArrayBufferView): void {
   const memory = chunk.buffer;
   if (
     !(memory instanceof ArrayBuffer) ||
@@ -59,7 +63,7 @@ export const releasingFs = {
     fs.write(fd, buffer, offset, length, position, (err, bytesWritten, buf) => {
       if (!err && offset === 0 && bytesWritten === buffer.byteLength) {
         cb(null, bytesWritten, buf);
-        release(buffer);
+        releaseChunk(buffer);
         return;
       }
       cb(err, bytesWritten, buf);
@@ -69,7 +73,7 @@ export const releasingFs = {
     fs.writev(fd, buffers, position, (err, bytesWritten, bufs) => {
       const total = buffers.reduce((n, b) => n + b.byteLength, 0);
       cb(err, bytesWritten, bufs);
-      if (!err && bytesWritten === total) for (const b of buffers) release(b);
+      if (!err && bytesWritten === total) for (const b of buffers) releaseChunk(b);
     });
   },
 };

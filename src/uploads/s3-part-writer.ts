@@ -1,4 +1,5 @@
 import { ERRORS } from '@tus/utils';
+import { releaseChunk } from './release-written.ts';
 import {
   isNoSuchUpload,
   partBytes,
@@ -85,6 +86,15 @@ export class PartWriter {
     this.state.tailSize = 0;
     this.filled = 0;
     this.onStored?.(this.recorded);
+  }
+
+  /**
+   * Frees the part buffer now instead of at the next GC (8 concurrent uploads would otherwise keep
+   * hundreds of MiB of dead part buffers). Only after the request's S3 calls all resolved: a failed
+   * call may leave the HTTP client still holding the bytes, so that path is left to the GC.
+   */
+  release(): void {
+    releaseChunk(this.buf);
   }
 
   /** Stores what is left: completes the upload when every byte is here, else writes the tail. */

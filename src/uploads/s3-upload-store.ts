@@ -13,6 +13,7 @@ import {
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import type { Db } from '../db/database.ts';
 import { keys } from '../storage/object-store.ts';
+import { releaseChunk } from './release-written.ts';
 import { MAX_PARTS, PartWriter } from './s3-part-writer.ts';
 import {
   discardS3Upload,
@@ -138,11 +139,15 @@ export class S3PartStore extends DataStore {
       }
       if (next.done) break;
       const chunk = next.value;
-      await w.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      await w.push(buf);
+      // Copied into the part buffer: the socket read's memory goes back now, not at the next GC.
+      releaseChunk(buf);
     }
     // What arrived is kept (as parts and tail) even when the body ended early: the client resumes
     // from there.
     const newOffset = await w.end();
+    w.release();
     if (bodyError !== undefined && newOffset < state.size) throw bodyError;
     return newOffset;
   }

@@ -290,7 +290,7 @@ describe('a trustworthy uploader', () => {
       .select('id')
       .where('name', '=', name)
       .executeTakeFirstOrThrow();
-    // Keys only: reading a handle back is what a reload does (see the README on why not here).
+    // Keys only: reading a handle back is what a reload does (test/browser/reload-handle.test.ts does that, in Debian's Chromium).
     const kept = () =>
       page.evaluate(
         () =>

@@ -59,7 +59,13 @@ describe('accounts', () => {
       credits: { balance: 250, reserved: 0 },
       storage: { usedBytes: 0 },
       // The browser pre-checks files against the server's own limits.
-      limits: { acceptedExtensions: ['mp4', 'mov'], maxFileBytes: 5_000_000, creditsPerVideo: 10 },
+      limits: {
+        acceptedExtensions: ['mp4', 'mov'],
+        maxFileBytes: 5_000_000,
+        creditsPerVideo: 10,
+        // On local disk: 10 MiB (on S3, whole parts: test/uploads/s3.test.ts).
+        uploadChunkBytes: 10 * 1024 * 1024,
+      },
     });
   });
 

@@ -85,6 +85,44 @@ describe('tus uploads on S3', () => {
     expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(body));
   });
 
+  it('suggests a PATCH size of whole parts, so requests of that size never write a tail', async () => {
+    const u = await signUp(server.url);
+    const MiB = 1024 * 1024;
+    const me = (await (await u.api('/api/me')).json()) as { limits: { uploadChunkBytes: number } };
+    // 10 MiB rounded up to whole 8 MiB parts (S3_UPLOAD_PART_MIB's default).
+    expect(me.limits.uploadChunkBytes).toBe(16 * MiB);
+    const chunk = me.limits.uploadChunkBytes;
+    const body = fakeMp4(2 * chunk + 5);
+    const { files } = await createSession(u.api, [{ name: 'whole.mp4', size: body.length }]);
+    const videoId = files[0]!.videoId;
+    expect((await tusCreate(files[0]!, u.token, { length: body.length })).status).toBe(201);
+    const url = `${server.url}/api/uploads/${videoId}`;
+    const patch = (offset: number, end: number) =>
+      fetch(url, {
+        method: 'PATCH',
+        headers: {
+          authorization: `Bearer ${u.token}`,
+          'tus-resumable': '1.0.0',
+          'upload-offset': String(offset),
+          'content-type': 'application/offset+octet-stream',
+        },
+        body: new Uint8Array(body.subarray(offset, end)),
+      });
+    for (const at of [0, chunk]) {
+      expect((await patch(at, at + chunk)).status).toBe(204);
+      const row = await server.node.ctx.db
+        .selectFrom('s3_uploads' as never)
+        .select(['tail_size' as never])
+        .where('video_id' as never, '=', videoId as never)
+        .executeTakeFirstOrThrow();
+      expect(Number((row as { tail_size: string }).tail_size)).toBe(0);
+      expect(await server.node.ctx.store.head(tailKey(videoId))).toBeUndefined();
+    }
+    expect((await patch(2 * chunk, body.length)).status).toBe(204);
+    const res = await u.api(`/api/videos/${videoId}/original`);
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(body));
+  });
+
   it('a crash between completing the multipart upload and forgetting its row: the resent end finishes it', async () => {
     const u = await signUp(server.url);
     const MiB = 1024 * 1024;

@@ -29,6 +29,8 @@ export interface UploadLimits {
   maxFileBytes: number;
   acceptedExtensions: string[];
   creditsPerVideo: number;
+  /** The PATCH size this server suggests (a whole number of S3 parts); older servers: absent. */
+  uploadChunkBytes?: number;
 }
 export interface Project {
   id: string;

@@ -1,4 +1,5 @@
 import { isAdmin } from '../../accounts/admins.ts';
+import type { Config } from '../../config.ts';
 import { getBalance } from '../../credits/ledger.ts';
 import { isDatabaseUp } from '../../db/database.ts';
 import { storageUsedBytes } from '../../uploads/quota.ts';
@@ -41,6 +42,7 @@ export const accountRoutes: RouteModule = (app, ctx) => {
         maxFileBytes: limits.maxFileBytes,
         acceptedExtensions: limits.acceptedExtensions,
         creditsPerVideo: limits.creditsPerVideo,
+        uploadChunkBytes: uploadChunkBytes(ctx.config),
       },
       // What this installation does: a step that is off shows as skipped, not pending.
       features: { transcription: Boolean(ctx.config.transcription.assemblyAiApiKey) },
@@ -59,3 +61,13 @@ export const accountRoutes: RouteModule = (app, ctx) => {
     return { projects };
   });
 };
+
+/**
+ * The PATCH size a client should use: 10 MiB, rounded up to whole parts on S3 so a request ends
+ * on a part boundary and no tail is written to the bucket and read back between requests.
+ */
+export function uploadChunkBytes(config: Config): number {
+  const chunk = 10 * 1024 * 1024;
+  const part = config.storage.driver === 's3' ? config.storage.uploadPartBytes : undefined;
+  return part ? Math.ceil(chunk / part) * part : chunk;
+}

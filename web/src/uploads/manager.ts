@@ -46,7 +46,6 @@ export class UploadManager {
   readonly held = new Map<string, BatchFile>();
   private readonly uploads = new Map<string, tus.Upload>();
   private readonly speed = new SpeedMeter();
-  private readonly chunkSize: number;
   private seq = 0;
   private disposed = false;
 
@@ -55,7 +54,6 @@ export class UploadManager {
   constructor(opts: ManagerOptions) {
     this.opts = opts;
     this.store.set({ concurrency: opts.concurrency ?? 3 });
-    this.chunkSize = opts.chunkSize ?? 10 * MiB;
     this.tabs = new TabCoordinator();
     window.addEventListener('online', this.onOnline);
     window.addEventListener('offline', this.onOffline);
@@ -120,7 +118,7 @@ export class UploadManager {
     this.speed.forget(key);
     let upload = this.uploads.get(key);
     if (!upload) {
-      upload = createTusUpload(file, rec, this.chunkSize, {
+      upload = createTusUpload(file, rec, this.chunkBytes(), {
         progress: (sent) => this.onProgress(key, sent),
         serverOffset: (offset) => this.update(key, { resumedFrom: offset, bytesSent: offset }),
         shouldRetry: (attempt) => {
@@ -133,6 +131,11 @@ export class UploadManager {
       this.uploads.set(key, upload);
     }
     upload.start();
+  }
+
+  /** `?chunkKiB=` first, then the server's suggestion (whole S3 parts), else 10 MiB. */
+  private chunkBytes(): number {
+    return this.opts.chunkSize ?? this.opts.getLimits()?.uploadChunkBytes ?? 10 * MiB;
   }
 
   private onProgress(key: string, sent: number): void {

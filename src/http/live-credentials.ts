@@ -48,8 +48,11 @@ export class LiveCredentials {
     if (this.#running || this.#sockets.size === 0) return;
     this.#running = true;
     try {
+      // Only the sockets known now are judged: one tracked while the queries run has a credential
+      // they did not ask about, and must not be closed for that.
+      const judged = [...this.#sockets];
       const ids = (kind: Credential['kind']) => [
-        ...new Set([...this.#sockets.values()].filter((c) => c.kind === kind).map((c) => c.id)),
+        ...new Set(judged.filter(([, c]) => c.kind === kind).map(([, c]) => c.id)),
       ];
       const [sessions, tokens] = [ids('session'), ids('api_token')];
       const live = new Set<string>();
@@ -71,8 +74,8 @@ export class LiveCredentials {
           .execute();
         for (const r of rows) live.add(r.id);
       }
-      for (const [socket, credential] of this.#sockets) {
-        if (live.has(credential.id)) continue;
+      for (const [socket, credential] of judged) {
+        if (live.has(credential.id) || !this.#sockets.has(socket)) continue;
         this.#sockets.delete(socket);
         socket.close(CLOSE_SIGNED_OUT, 'Signed out: the session or token of this connection ended.');
       }

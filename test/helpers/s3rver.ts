@@ -131,3 +131,16 @@ export async function startS3rver(): Promise<TestS3> {
     },
   };
 }
+
+/** The environment a Clipdock node needs to store in this bucket (`STORAGE_DRIVER=s3`). */
+export function s3Env(c: S3StoreConfig): Record<string, string> {
+  return {
+    STORAGE_DRIVER: 's3',
+    S3_ENDPOINT: c.endpoint!,
+    S3_BUCKET: c.bucket,
+    S3_REGION: c.region,
+    S3_ACCESS_KEY_ID: c.accessKeyId,
+    S3_SECRET_ACCESS_KEY: c.secretAccessKey,
+    S3_FORCE_PATH_STYLE: 'true',
+  };
+}

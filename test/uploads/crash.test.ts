@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3UploadRows } from '../../src/uploads/s3-upload-state.ts';
 import { createTestDatabase } from '../helpers/db.ts';
-import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
+import { s3Env, startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp } from '../helpers/server.ts';
 import { createSession, fakeMp4, sha256, startTus } from './helpers.ts';
 
@@ -82,12 +82,7 @@ function crashSuite(storage: 'fs' | 's3'): void {
         LOG_LEVEL: 'warn',
         ...(s3
           ? {
-              STORAGE_DRIVER: 's3',
-              S3_ENDPOINT: s3.config.endpoint!,
-              S3_BUCKET: s3.config.bucket,
-              S3_ACCESS_KEY_ID: s3.config.accessKeyId,
-              S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey,
-              S3_FORCE_PATH_STYLE: 'true',
+              ...s3Env(s3.config),
               S3_UPLOAD_PART_MIB: '5',
             }
           : {}),

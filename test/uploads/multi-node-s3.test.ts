@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
+import { s3Env, startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { connectLive, startNode } from '../live/helpers.ts';
 import { makeGood } from '../media/fixtures.ts';
@@ -35,12 +35,7 @@ beforeAll(async () => {
   const c = s3.config;
   a = await startTestServer({
     CLIPDOCK_ROLE: 'api',
-    STORAGE_DRIVER: 's3',
-    S3_ENDPOINT: c.endpoint!,
-    S3_BUCKET: c.bucket,
-    S3_ACCESS_KEY_ID: c.accessKeyId,
-    S3_SECRET_ACCESS_KEY: c.secretAccessKey,
-    S3_FORCE_PATH_STYLE: 'true',
+    ...s3Env(c),
     S3_UPLOAD_PART_MIB: '5',
     FFMPEG_THREADS: '1',
   });

@@ -6,7 +6,7 @@ import type { CleanupRun } from '../../src/cleanup/runs.ts';
 import { keys } from '../../src/storage/object-store.ts';
 import type { S3ObjectStore } from '../../src/storage/s3-store.ts';
 import { S3UploadRows, tailKey, withS3Uploads } from '../../src/uploads/s3-upload-state.ts';
-import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
+import { s3Env, startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createSession, fakeMp4, waitFor } from './helpers.ts';
 
@@ -24,12 +24,7 @@ beforeAll(async () => {
   const c = s3.config;
   server = await startTestServer({
     CLIPDOCK_ROLE: 'api',
-    STORAGE_DRIVER: 's3',
-    S3_ENDPOINT: c.endpoint!,
-    S3_BUCKET: c.bucket,
-    S3_ACCESS_KEY_ID: c.accessKeyId,
-    S3_SECRET_ACCESS_KEY: c.secretAccessKey,
-    S3_FORCE_PATH_STYLE: 'true',
+    ...s3Env(c),
     S3_UPLOAD_PART_MIB: '5',
   });
   admin = await signUp(server.url);

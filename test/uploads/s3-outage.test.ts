@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3UploadRows } from '../../src/uploads/s3-upload-state.ts';
-import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
+import { s3Env, startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createSession, fakeMp4, headOffset, sha256, tusCreate } from './helpers.ts';
 
@@ -17,12 +17,7 @@ beforeAll(async () => {
   const c = s3.config;
   server = await startTestServer({
     CLIPDOCK_ROLE: 'api',
-    STORAGE_DRIVER: 's3',
-    S3_ENDPOINT: c.endpoint!,
-    S3_BUCKET: c.bucket,
-    S3_ACCESS_KEY_ID: c.accessKeyId,
-    S3_SECRET_ACCESS_KEY: c.secretAccessKey,
-    S3_FORCE_PATH_STYLE: 'true',
+    ...s3Env(c),
     S3_UPLOAD_PART_MIB: '5',
   });
 });

@@ -3,7 +3,7 @@ import { CompleteMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3ObjectStore } from '../../src/storage/s3-store.ts';
 import { S3UploadRows, tailKey } from '../../src/uploads/s3-upload-state.ts';
-import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
+import { s3Env, startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { signUp, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createSession, fakeMp4, headOffset, sha256, startTus, tusCreate } from './helpers.ts';
 
@@ -19,13 +19,7 @@ beforeAll(async () => {
   const c = s3.config;
   server = await startTestServer({
     CLIPDOCK_ROLE: 'api',
-    STORAGE_DRIVER: 's3',
-    S3_ENDPOINT: c.endpoint!,
-    S3_BUCKET: c.bucket,
-    S3_REGION: c.region,
-    S3_ACCESS_KEY_ID: c.accessKeyId,
-    S3_SECRET_ACCESS_KEY: c.secretAccessKey,
-    S3_FORCE_PATH_STYLE: 'true',
+    ...s3Env(c),
   });
 });
 afterAll(async () => {

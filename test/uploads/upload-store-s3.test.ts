@@ -3,7 +3,7 @@ import { GetObjectCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/
 import { expect } from 'vitest';
 import type { S3ObjectStore } from '../../src/storage/s3-store.ts';
 import { offsetOf, S3UploadRows } from '../../src/uploads/s3-upload-state.ts';
-import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
+import { s3Env, startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import type { TestServer } from '../helpers/server.ts';
 import { PART, uploadStoreContract } from './upload-store.contract.ts';
 
@@ -22,13 +22,7 @@ uploadStoreContract('S3 (s3rver)', async () => {
   const c = s3.config;
   return {
     env: {
-      STORAGE_DRIVER: 's3',
-      S3_BUCKET: c.bucket,
-      S3_REGION: c.region,
-      S3_ENDPOINT: c.endpoint!,
-      S3_ACCESS_KEY_ID: c.accessKeyId,
-      S3_SECRET_ACCESS_KEY: c.secretAccessKey,
-      S3_FORCE_PATH_STYLE: 'true',
+      ...s3Env(c),
       S3_UPLOAD_PART_MIB: '5',
     },
     async checkBetweenRequests(server, videoId, offset) {
